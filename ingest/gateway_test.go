@@ -1,0 +1,291 @@
+package ingest_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/ingest"
+	"github.com/inbond/inbond/ingest/ingesttest"
+	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/internal/embedded"
+	"github.com/inbond/inbond/internal/testenv"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap/zaptest"
+)
+
+// crashableWriter writes through to Kafka. Once crashed, its next batch is
+// written but reported failed (the worst case of a process killed between
+// Kafka's ack and the source's ack: the records exist and their inputs are
+// redelivered), and nothing after it is written.
+type crashableWriter struct {
+	w          *kafka.Writer
+	crashed    atomic.Bool
+	lastWrites atomic.Int32
+}
+
+func (c *crashableWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	if !c.crashed.Load() {
+		return c.w.WriteMessages(ctx, msgs...)
+	}
+	if c.lastWrites.Add(1) == 1 {
+		_ = c.w.WriteMessages(ctx, msgs...)
+	}
+	return errors.New("process killed")
+}
+
+// startService runs an ingest.Service and returns its stop function.
+func startService(t *testing.T, brokers []string, configure func(*ingest.Service)) func(crash bool) {
+	t.Helper()
+	w := &crashableWriter{w: bus.NewWriter(brokers)}
+	svc := &ingest.Service{
+		Writer:       w,
+		Decoder:      &ingest.Decoder{},
+		DrainTimeout: 2 * time.Second,
+		Metrics:      ingest.NewMetrics(prometheus.NewRegistry()),
+		Log:          zaptest.NewLogger(t),
+	}
+	configure(svc)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	select {
+	case <-svc.Ready():
+	case err := <-done:
+		t.Fatalf("ingest service stopped before it was ready: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("ingest service not ready after 30s")
+	}
+	var once sync.Once
+	stop := func(crash bool) {
+		once.Do(func() {
+			if crash {
+				w.crashed.Store(true) // the drain then times out and acks nothing more
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("ingest service: %v", err)
+			}
+			_ = w.w.Close()
+		})
+	}
+	t.Cleanup(func() { stop(false) })
+	return stop
+}
+
+func mqttPublisher(t *testing.T, url string) mqtt.Client {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("carrier-%d", time.Now().UnixNano())).SetCleanSession(true))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher connect %s: %v", url, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+// publishMQTT publishes each body with QoS 1 without waiting between them (a
+// burst), then waits for every PUBACK.
+func publishMQTT(t *testing.T, c mqtt.Client, topics []string, bodies [][]byte) {
+	t.Helper()
+	toks := make([]mqtt.Token, len(bodies))
+	for i, b := range bodies {
+		toks[i] = c.Publish(topics[i], 1, false, b)
+	}
+	for i, tok := range toks {
+		if !tok.WaitTimeout(2*time.Minute) || tok.Error() != nil {
+			t.Fatalf("publish %d: no PUBACK: %v", i, tok.Error())
+		}
+	}
+}
+
+func TestMQTTGatewayContract(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	mosq := testenv.OwnMosquitto(t)
+	clientID := "inbond-ingest-test"
+	ingesttest.Run(t, ingesttest.Transport{
+		Brokers: brokers,
+		Publish: func(t *testing.T, in []ingesttest.Input) {
+			c := mqttPublisher(t, mosq.URL)
+			topics := make([]string, len(in))
+			bodies := make([][]byte, len(in))
+			for i, x := range in {
+				topics[i] = ingest.MQTTTopic(x.Carrier, x.Shipment, ingest.ChannelTelemetry)
+				bodies[i] = x.Body
+			}
+			publishMQTT(t, c, topics, bodies)
+		},
+		StartGateway: func(t *testing.T) func(bool) {
+			return startService(t, brokers, func(s *ingest.Service) {
+				s.MQTT = &ingest.MQTTConfig{Broker: mosq.URL, ClientID: clientID, SharedGroup: "inbond-ingest"}
+			})
+		},
+	})
+}
+
+func TestKafkaGatewayContract(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	ingesttest.Run(t, ingesttest.Transport{
+		Brokers: brokers,
+		Publish: func(t *testing.T, in []ingesttest.Input) {
+			msgs := make([]kafka.Message, len(in))
+			for i, x := range in {
+				msgs[i] = kafka.Message{Topic: string(event.TopicCarrierEvents), Key: []byte(x.Shipment), Value: x.Body}
+			}
+			publishKafka(t, brokers, msgs)
+		},
+		StartGateway: func(t *testing.T) func(bool) {
+			return startService(t, brokers, func(s *ingest.Service) {
+				s.Kafka = &ingest.KafkaConfig{Brokers: brokers, GroupID: "inbond-ingest-test", SessionTimeout: time.Second}
+			})
+		},
+	})
+}
+
+// publishKafka writes msgs in order, in batches, with acks=all.
+func publishKafka(t *testing.T, brokers []string, msgs []kafka.Message) {
+	t.Helper()
+	w := bus.NewWriter(brokers)
+	defer w.Close()
+	for i := 0; i < len(msgs); i += 1000 {
+		if err := w.WriteMessages(context.Background(), msgs[i:min(i+1000, len(msgs))]...); err != nil {
+			t.Fatalf("carrier publish: %v", err)
+		}
+	}
+}
+
+// TestDecoderRejects checks every malformed input's reason without I/O.
+func TestDecoderRejects(t *testing.T) {
+	dec := &ingest.Decoder{}
+	for _, c := range append(mqttBadInputs(), kafkaBadInputs()...) {
+		t.Run(c.name, func(t *testing.T) {
+			var o ingest.Origin
+			if c.key != "" || c.topic == "inbond.carrier-events" || c.topic == "inbond.manifests" {
+				o = ingest.Origin{Transport: "kafka", Name: c.topic, Channel: map[string]ingest.Channel{
+					"inbond.carrier-events": ingest.ChannelEvents, "inbond.manifests": ingest.ChannelManifest}[c.topic],
+					Shipment: event.ShipmentID(c.key)}
+			} else {
+				var err error
+				o, err = ingest.ParseMQTTTopic(c.topic)
+				if err != nil {
+					if c.reason != ingest.ReasonBadTopic {
+						t.Fatalf("topic refused (%v), want reason %s", err, c.reason)
+					}
+					return
+				}
+			}
+			e, rej := dec.Decode(o, c.body)
+			if rej == nil {
+				t.Fatalf("accepted %s, want reason %s", e.Type, c.reason)
+			}
+			if rej.Reason != c.reason {
+				t.Fatalf("reason %s (%v), want %s", rej.Reason, rej.Err, c.reason)
+			}
+		})
+	}
+}
+
+// TestMalformedInputsDeadLettered sends every malformed input through the
+// real gateways with a valid message after each, and checks each bad one is
+// in inbond.dlq with its reason and every good one on inbond.events.
+func TestMalformedInputsDeadLettered(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	mosq := testenv.OwnMosquitto(t)
+	startService(t, brokers, func(s *ingest.Service) {
+		s.MQTT = &ingest.MQTTConfig{Broker: mosq.URL, ClientID: "inbond-ingest-dlq-test"}
+		s.Kafka = &ingest.KafkaConfig{Brokers: brokers, GroupID: "inbond-ingest-dlq-test", SessionTimeout: time.Second}
+	})
+
+	want := map[string]badInput{} // sha256 of body → case
+	var goodIDs []string
+	var topics []string
+	var bodies [][]byte
+	good := func(i int) []byte {
+		return meter(func(m, _ map[string]any) { m["seq"] = 1000 + i; m["device"] = fmt.Sprintf("GOOD-%d", i) })
+	}
+	mqttCases := mqttBadInputs()
+	for i, c := range mqttCases {
+		sum := sha256.Sum256(c.body)
+		want[hex.EncodeToString(sum[:])] = c
+		topics = append(topics, c.topic, okTopic)
+		bodies = append(bodies, c.body, good(i))
+		goodIDs = append(goodIDs, event.DeriveID("ENBR", "SHP-BAD", event.DeviceID(fmt.Sprintf("GOOD-%d", i)), uint64(1000+i), "", nil))
+	}
+	var kmsgs []kafka.Message
+	for i, c := range kafkaBadInputs() {
+		sum := sha256.Sum256(c.body)
+		want[hex.EncodeToString(sum[:])] = c
+		kmsgs = append(kmsgs,
+			kafka.Message{Topic: c.topic, Key: []byte(c.key), Value: c.body},
+			kafka.Message{Topic: string(event.TopicCarrierEvents), Key: []byte("SHP-BAD"), Value: meter(func(m, _ map[string]any) {
+				m["shipment"], m["carrier"], m["seq"], m["device"] = "SHP-BAD", "ENBR", 2000+i, fmt.Sprintf("KGOOD-%d", i)
+			})})
+		goodIDs = append(goodIDs, event.DeriveID("ENBR", "SHP-BAD", event.DeviceID(fmt.Sprintf("KGOOD-%d", i)), uint64(2000+i), "", nil))
+	}
+	publishMQTT(t, mqttPublisher(t, mosq.URL), topics, bodies)
+	publishKafka(t, brokers, kmsgs)
+
+	dlq := testenv.ReadTopic(t, brokers, string(event.TopicDLQ), len(want), time.Minute)
+	got := map[string]ingest.DeadLetter{}
+	for _, msgs := range dlq {
+		for _, m := range msgs {
+			var dl ingest.DeadLetter
+			if err := json.Unmarshal(m.Value, &dl); err != nil {
+				t.Fatalf("undecodable dead letter: %v", err)
+			}
+			if string(m.Headers[0].Value) != string(dl.Reason) {
+				t.Errorf("reason header %q != body reason %q", m.Headers[0].Value, dl.Reason)
+			}
+			got[dl.SHA256] = dl
+		}
+	}
+	for sum, c := range want {
+		dl, ok := got[sum]
+		switch {
+		case !ok:
+			t.Errorf("%s: not in the DLQ", c.name)
+		case dl.Reason != c.reason:
+			t.Errorf("%s: reason %s (%s), want %s", c.name, dl.Reason, dl.Message, c.reason)
+		case dl.Message == "":
+			t.Errorf("%s: dead letter without a message", c.name)
+		case !dl.Truncated && string(dl.Original) != string(c.body):
+			t.Errorf("%s: original bytes not kept", c.name)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("DLQ holds %d records, want %d", len(got), len(want))
+	}
+
+	events := testenv.ReadTopic(t, brokers, string(event.TopicEvents), len(goodIDs), time.Minute)
+	seen := map[string]bool{}
+	for _, msgs := range events {
+		for _, m := range msgs {
+			e, err := event.Unmarshal(m.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Validate(); err != nil {
+				t.Errorf("invalid canonical event %s: %v", e.ID, err)
+			}
+			seen[e.ID] = true
+		}
+	}
+	for i, id := range goodIDs {
+		if !seen[id] {
+			t.Errorf("valid message %d (id %s) missing from %s", i, id, event.TopicEvents)
+		}
+	}
+	if len(seen) != len(goodIDs) {
+		t.Errorf("%s holds %d events, want exactly the %d valid ones", event.TopicEvents, len(seen), len(goodIDs))
+	}
+	t.Logf("%d malformed inputs dead-lettered with their reasons; %d valid ones around them accepted", len(want), len(goodIDs))
+}

@@ -1,0 +1,208 @@
+// Package ingesttest is the contract every ingest gateway must pass: no loss
+// under a burst, each event in its shipment's partition, per-shipment order
+// kept, and nothing lost across a gateway restart. A gateway's own test
+// provides a Transport and calls Run.
+package ingesttest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/internal/testenv"
+	"github.com/segmentio/kafka-go"
+)
+
+// Input is one message a carrier publishes in the suite.
+type Input struct {
+	Carrier  event.CarrierID
+	Shipment event.ShipmentID
+	Seq      uint64
+	Body     []byte // compact form, naming carrier and shipment
+}
+
+// Transport is how the suite drives one kind of gateway.
+type Transport struct {
+	// Brokers of the Kafka cluster the gateway writes to (and, for the Kafka
+	// gateway, reads from).
+	Brokers []string
+	// Publish publishes the inputs in order, the way carriers do, and returns
+	// once the source acknowledged every one (MQTT PUBACK, Kafka acks=all).
+	Publish func(t *testing.T, in []Input)
+	// StartGateway starts a gateway; stop stops it gracefully (drain and ack)
+	// when crash is false, or abandons what it holds, like a killed process,
+	// when crash is true. A restarted gateway resumes the same session/group.
+	StartGateway func(t *testing.T) (stop func(crash bool))
+}
+
+// Burst returns n telemetry inputs for shipments, round-robin, each
+// shipment's device numbering its readings 1, 2, 3…
+func Burst(n, shipments int) []Input {
+	in := make([]Input, n)
+	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	for i := range in {
+		s := i % shipments
+		seq := uint64(i/shipments + 1)
+		ship := event.ShipmentID(fmt.Sprintf("SHP-%04d", s))
+		body, _ := json.Marshal(map[string]any{
+			"type": "meter", "shipment": ship, "carrier": "ENBR", "device": fmt.Sprintf("M-%04d", s), "seq": seq,
+			"time": base.Add(time.Duration(seq) * time.Minute).Format(time.RFC3339),
+			"data": map[string]any{
+				"meter": "NECHE-1", "flow_rate": 3000.5, "cumulative": float64(seq) * 50, "unit": "bbl",
+				"pressure": 900, "pressure_unit": "psig", "temperature": 60, "temperature_unit": "F",
+			},
+		})
+		in[i] = Input{Carrier: "ENBR", Shipment: ship, Seq: seq, Body: body}
+	}
+	return in
+}
+
+// Run runs the contract against tr.
+func Run(t *testing.T, tr Transport) {
+	t.Run("Burst10kNoLossPartitionedOrdered", func(t *testing.T) {
+		in := Burst(10_000, 100)
+		stop := tr.StartGateway(t)
+		defer stop(false)
+		tr.Publish(t, in)
+		got := testenv.ReadTopic(t, tr.Brokers, string(event.TopicEvents), len(in), 2*time.Minute)
+		CheckDelivered(t, in, got, true)
+	})
+	t.Run("RestartMidBurstLosesNothing", func(t *testing.T) {
+		for _, crash := range []bool{false, true} {
+			name := map[bool]string{false: "graceful", true: "crash"}[crash]
+			t.Run(name, func(t *testing.T) {
+				in := Burst(10_000, 100)
+				for i := range in { // distinct shipments from the other subtests
+					in[i].Shipment += event.ShipmentID("-" + name)
+					in[i].Body = retag(in[i].Body, in[i].Shipment)
+				}
+				before := countRecords(t, tr.Brokers)
+				stop := tr.StartGateway(t)
+				var wg sync.WaitGroup
+				wg.Go(func() { tr.Publish(t, in) })
+				waitForRecords(t, tr.Brokers, before+len(in)/5, time.Minute) // mid-burst
+				stop(crash)
+				restarted := tr.StartGateway(t)
+				defer restarted(false)
+				wg.Wait()
+				got := testenv.ReadTopic(t, tr.Brokers, string(event.TopicEvents), before+len(in), 2*time.Minute)
+				CheckDelivered(t, in, got, false)
+			})
+		}
+	})
+}
+
+// retag rewrites the shipment of a compact body.
+func retag(body []byte, ship event.ShipmentID) []byte {
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	m["shipment"] = ship
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func countRecords(t *testing.T, brokers []string) int {
+	t.Helper()
+	conn, err := kafka.Dial("tcp", brokers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(string(event.TopicEvents))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range parts {
+		pc, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], p.Topic, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := pc.ReadLastOffset()
+		pc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += int(last)
+	}
+	return n
+}
+
+func waitForRecords(t *testing.T, brokers []string, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for countRecords(t, brokers) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d records on %s after %s", n, event.TopicEvents, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// CheckDelivered asserts that every input is on inbond.events in the
+// partition of its shipment, and that the first copies of each shipment's
+// events are in publish order. With exact, no record may be duplicated or
+// foreign to the inputs. Records of other shipments are ignored otherwise.
+func CheckDelivered(t *testing.T, in []Input, got map[int][]kafka.Message, exact bool) {
+	t.Helper()
+	want := make(map[event.ShipmentID][]uint64)
+	for _, x := range in {
+		want[x.Shipment] = append(want[x.Shipment], x.Seq)
+	}
+	nparts := bus.DefaultPartitions
+	seen := make(map[string]bool)
+	order := make(map[event.ShipmentID][]uint64)
+	total, dups := 0, 0
+	for p, msgs := range got {
+		for _, m := range msgs {
+			e, err := event.Unmarshal(m.Value)
+			if err != nil {
+				t.Fatalf("partition %d offset %d: undecodable canonical event: %v", p, m.Offset, err)
+			}
+			if _, ours := want[e.Subject]; !ours {
+				if exact {
+					t.Errorf("unexpected record for shipment %q", e.Subject)
+				}
+				continue
+			}
+			total++
+			if string(m.Key) != string(e.Subject) {
+				t.Errorf("record key %q != subject %q", m.Key, e.Subject)
+			}
+			if wantP := bus.PartitionOf(m.Key, nparts); p != wantP {
+				t.Errorf("shipment %s in partition %d, want %d", e.Subject, p, wantP)
+			}
+			if seen[e.ID] {
+				dups++
+				continue
+			}
+			seen[e.ID] = true
+			order[e.Subject] = append(order[e.Subject], e.Sequence)
+		}
+	}
+	if len(seen) != len(in) {
+		t.Fatalf("found %d distinct events of %d published (%d records, %d duplicates)", len(seen), len(in), total, dups)
+	}
+	if exact && dups != 0 {
+		t.Errorf("%d duplicate records on a run without restarts", dups)
+	}
+	for ship, seqs := range want {
+		g := order[ship]
+		for i := range seqs {
+			if i >= len(g) || g[i] != seqs[i] {
+				t.Fatalf("shipment %s: events out of publish order at index %d: got %v…, want %v…", ship, i, head(g, i), head(seqs, i))
+			}
+		}
+	}
+	t.Logf("verified %d events (%d records, %d redelivered duplicates) for %d shipments", len(seen), total, dups, len(want))
+}
+
+func head(s []uint64, i int) []uint64 {
+	lo, hi := max(0, i-2), min(len(s), i+3)
+	return s[lo:hi]
+}

@@ -1,0 +1,149 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"go.uber.org/zap"
+)
+
+// MQTTConfig configures the MQTT gateway.
+type MQTTConfig struct {
+	// Broker is the broker URL, e.g. tcp://127.0.0.1:1883.
+	Broker string
+	// ClientID must be stable across restarts: the broker keeps the gateway's
+	// persistent session, its subscription and unacknowledged messages under it.
+	ClientID string
+	// SharedGroup, when set, subscribes as $share/{SharedGroup}/… so several
+	// gateways split the load. Per-shipment order then holds only within each
+	// gateway; leave it empty for one gateway with strict order (the default).
+	SharedGroup string
+	// Username and Password authenticate to the broker when set.
+	Username, Password string
+	// KeepAlive is the MQTT keep-alive interval (default 30 s).
+	KeepAlive time.Duration
+}
+
+// SubscriptionFilter is the topic filter the gateway subscribes to.
+func (c MQTTConfig) SubscriptionFilter() string {
+	f := mqttRoot + "+/+/+"
+	if c.SharedGroup != "" {
+		f = "$share/" + c.SharedGroup + "/" + f
+	}
+	return f
+}
+
+// Validate reports the first setting that cannot work.
+func (c MQTTConfig) Validate() error {
+	switch {
+	case c.Broker == "":
+		return errors.New("mqtt: broker URL is empty (e.g. tcp://127.0.0.1:1883)")
+	case c.ClientID == "":
+		return errors.New("mqtt: client ID is empty; it must be stable so the broker keeps the session")
+	}
+	return nil
+}
+
+// MQTTGateway (run by Service) subscribes to carriers' topics with QoS 1 on a persistent
+// session and forwards each message to Kafka, acknowledging it (PUBACK) only
+// after Kafka acknowledged the record. Messages it has not acknowledged when it
+// stops or crashes stay in the broker's session and are redelivered.
+type MQTTGateway struct {
+	cfg      MQTTConfig
+	r        *router
+	client   mqtt.Client
+	stopping atomic.Bool
+	// onSubscribed runs after each acknowledged subscription.
+	onSubscribed func()
+}
+
+func newMQTTGateway(cfg MQTTConfig, r *router) *MQTTGateway {
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = 30 * time.Second
+	}
+	rr := *r
+	rr.log = r.log.With(zap.String("gateway", "mqtt"))
+	return &MQTTGateway{cfg: cfg, r: &rr}
+}
+
+// run connects, subscribes and forwards until ctx ends; then it stops taking
+// messages and returns. Messages that arrive from then on are neither
+// forwarded nor acknowledged, so the broker redelivers them next session.
+func (g *MQTTGateway) run(ctx context.Context) error {
+	log := g.r.log
+	opts := mqtt.NewClientOptions().
+		AddBroker(g.cfg.Broker).
+		SetClientID(g.cfg.ClientID).
+		SetCleanSession(false).   // the broker keeps our subscription and unacked messages
+		SetAutoAckDisabled(true). // PUBACK only after Kafka acked (msg.Ack)
+		SetOrderMatters(true).    // one goroutine delivers in broker order
+		SetResumeSubs(true).
+		SetKeepAlive(g.cfg.KeepAlive).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(10 * time.Second).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			log.Warn("mqtt connection lost; reconnecting", zap.Error(err))
+		})
+	if g.cfg.Username != "" {
+		opts.SetUsername(g.cfg.Username).SetPassword(g.cfg.Password)
+	}
+	filter := g.cfg.SubscriptionFilter()
+	handler := g.handle(ctx)
+	opts.SetOnConnectHandler(func(c mqtt.Client) {
+		// Subscribing again on every connect is idempotent and covers a broker
+		// that lost its session store.
+		tok := c.Subscribe(filter, 1, handler)
+		go func() {
+			if tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
+				if g.onSubscribed != nil {
+					g.onSubscribed()
+				}
+				log.Info("mqtt subscribed", zap.String("broker", g.cfg.Broker), zap.String("filter", filter), zap.String("client_id", g.cfg.ClientID))
+				return
+			}
+			log.Error("mqtt subscribe failed", zap.String("filter", filter), zap.Error(tok.Error()))
+		}()
+	})
+	g.client = mqtt.NewClient(opts)
+	tok := g.client.Connect() // with ConnectRetry it completes once connected
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("mqtt connect %s: %w", g.cfg.Broker, err)
+		}
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	g.stopping.Store(true)
+	return nil
+}
+
+// close disconnects; called once the forwarder has acked what it will ack.
+func (g *MQTTGateway) close() {
+	if g.client != nil {
+		g.client.Disconnect(250)
+	}
+}
+
+func (g *MQTTGateway) handle(ctx context.Context) mqtt.MessageHandler {
+	return func(_ mqtt.Client, msg mqtt.Message) {
+		if g.stopping.Load() {
+			return
+		}
+		topic := msg.Topic()
+		o, err := ParseMQTTTopic(topic)
+		var refused *Rejection
+		if err != nil {
+			refused = reject(ReasonBadTopic, err)
+		}
+		// A submit fails only when ctx ended; the message stays unacked and
+		// the broker redelivers it to the next session.
+		_ = g.r.route(ctx, o, topic, msg.Payload(), refused, msg.Ack)
+	}
+}

@@ -1,0 +1,106 @@
+// Package bus holds inbond's Kafka conventions in one place: the topic layout
+// with partition counts, topic creation, and the producer settings every
+// component that writes to Kafka must use.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/inbond/inbond/event"
+	"github.com/segmentio/kafka-go"
+)
+
+// TopicSpec is a topic inbond needs and how it is laid out.
+type TopicSpec struct {
+	Topic      event.Topic
+	Partitions int
+}
+
+// DefaultPartitions is the partition count of inbond.events: the upper bound
+// on processor instances sharing the work.
+const DefaultPartitions = 12
+
+// Topics returns the topics of the pipeline, inbond.events with the given
+// number of partitions.
+func Topics(eventPartitions int) []TopicSpec {
+	if eventPartitions <= 0 {
+		eventPartitions = DefaultPartitions
+	}
+	return []TopicSpec{
+		{event.TopicEvents, eventPartitions},
+		{event.TopicDLQ, 3},
+		{event.TopicCarrierEvents, eventPartitions},
+		{event.TopicManifests, 3},
+	}
+}
+
+// EnsureTopics creates the topics that do not exist yet (through the cluster
+// controller) and leaves existing ones alone, whatever their partition count.
+func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) error {
+	if len(brokers) == 0 {
+		return errors.New("ensure topics: no Kafka brokers configured")
+	}
+	d := &kafka.Dialer{Timeout: 10 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return fmt.Errorf("ensure topics: dial %s: %w", brokers[0], err)
+	}
+	defer conn.Close()
+	ctrl, err := conn.Controller()
+	if err != nil {
+		return fmt.Errorf("ensure topics: find controller: %w", err)
+	}
+	cc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	if err != nil {
+		return fmt.Errorf("ensure topics: dial controller: %w", err)
+	}
+	defer cc.Close()
+	for _, s := range specs {
+		err := cc.CreateTopics(kafka.TopicConfig{Topic: string(s.Topic), NumPartitions: s.Partitions, ReplicationFactor: 1})
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("ensure topics: create %s: %w", s.Topic, err)
+		}
+	}
+	return nil
+}
+
+// MaxBatchBytes bounds one produce batch. It stays under Kafka's default
+// message.max.bytes (1 MiB) so a batch is never split or refused for size.
+const MaxBatchBytes = 900 << 10
+
+// NewWriter returns the producer settings every inbond writer uses: acks from
+// all in-sync replicas (guarantee 1), Java-compatible murmur2 partitioning by
+// key so any client computes the same partition for a shipment, and no
+// batching delay of its own (callers batch and wait for the result).
+//
+// Topic is left empty: each kafka.Message names its topic, so one writer can
+// publish events and dead letters in one call.
+func NewWriter(brokers []string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(brokers...),
+		Balancer:               &kafka.Murmur2Balancer{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchSize:              100_000, // never split a caller's batch: it is bounded by MaxBatchBytes
+		BatchBytes:             MaxBatchBytes + 64<<10,
+		BatchTimeout:           time.Millisecond,
+		MaxAttempts:            3,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        time.Second,
+		AllowAutoTopicCreation: false,
+	}
+}
+
+// PartitionOf returns the partition a key lands in among n partitions under
+// NewWriter's balancer.
+func PartitionOf(key []byte, n int) int {
+	parts := make([]int, n)
+	for i := range parts {
+		parts[i] = i
+	}
+	return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: key}, parts...)
+}
