@@ -230,7 +230,6 @@ func (m *Manifest) checkProduct() error {
 	return e.join()
 }
 
-
 // checkInBondNumber requires the 9-digit CBP in-bond control number: an
 // 8-digit serial and a MOD-7 check digit (serial mod 7, the formula printed
 // under CBP Form 7512). CBP lets designated high-volume filers add 1, 2 or 3

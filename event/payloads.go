@@ -111,12 +111,12 @@ func canonicalUnit(field string, u VolumeUnit) error {
 // because an analyzer reports only what it measures; at least one is required.
 type QualityReading struct {
 	Meter          MeterID  `json:"meter,omitempty"`
-	APIGravity     *float64 `json:"api_gravity,omitempty"`     // crude, degrees API at 60 °F
-	SulfurPct      *float64 `json:"sulfur_pct,omitempty"`      // crude, mass %
-	BSWPct         *float64 `json:"bsw_pct,omitempty"`         // crude, basic sediment and water, volume %
-	HeatingValue   *float64 `json:"heating_value,omitempty"`   // gas, Btu/scf (gross)
+	APIGravity     *float64 `json:"api_gravity,omitempty"`      // crude, degrees API at 60 °F
+	SulfurPct      *float64 `json:"sulfur_pct,omitempty"`       // crude, mass %
+	BSWPct         *float64 `json:"bsw_pct,omitempty"`          // crude, basic sediment and water, volume %
+	HeatingValue   *float64 `json:"heating_value,omitempty"`    // gas, Btu/scf (gross)
 	H2SGrain100Scf *float64 `json:"h2s_grain_100scf,omitempty"` // gas, grains per 100 scf
-	CO2Pct         *float64 `json:"co2_pct,omitempty"`         // gas, mole %
+	CO2Pct         *float64 `json:"co2_pct,omitempty"`          // gas, mole %
 }
 
 // EventType implements Payload.

@@ -45,8 +45,8 @@ func validManifest(mut func(m map[string]any)) []byte {
 		"inbond_number": "257700030", "entry_type": "62", "mode": "pipeline", "product": "crude_oil",
 		"hts": "2709.00.20", "declared_quality": map[string]any{"api_gravity": 32.5, "sulfur_pct": 1.1},
 		"declared_quantity": 500000, "unit": "bbl",
-		"importer": map[string]any{"name": "Lakehead Refining LLC", "id": "12-3456789AB"},
-		"carrier":  map[string]any{"scac": "ENBR", "irs_number": "98-7654321CD"},
+		"importer":          map[string]any{"name": "Lakehead Refining LLC", "id": "12-3456789AB"},
+		"carrier":           map[string]any{"scac": "ENBR", "irs_number": "98-7654321CD"},
 		"country_of_origin": "CA", "origin_port": "3404", "destination_port": "3802",
 		"entry_meter": "NECHE-1", "exit_meter": "PTHURON-1",
 		"created_at": "2026-10-01T00:00:00Z", "deadline": "2026-10-31T00:00:00Z",
@@ -111,7 +111,10 @@ func mqttBadInputs() []badInput {
 		{name: "unknown channel in topic", topic: "inbond/v1/ENBR/SHP-BAD/gossip", body: meter(nil), reason: ingest.ReasonBadTopic},
 		{name: "malformed SCAC in topic", topic: "inbond/v1/enbr!/SHP-BAD/telemetry", body: meter(nil), reason: ingest.ReasonBadTopic},
 		{name: "carrier event on telemetry channel", topic: okTopic, body: []byte(`{"type":"arrived","time":"2026-10-02T00:00:00Z","data":{"port":"3802"}}`), reason: ingest.ReasonWrongChannel},
-		{name: "seal state ajar", topic: okTopic, body: meter(func(m, _ map[string]any) { m["type"] = "seal"; m["data"] = map[string]any{"seal": "S-1", "state": "ajar"} }), reason: ingest.ReasonInvalidField},
+		{name: "seal state ajar", topic: okTopic, body: meter(func(m, _ map[string]any) {
+			m["type"] = "seal"
+			m["data"] = map[string]any{"seal": "S-1", "state": "ajar"}
+		}), reason: ingest.ReasonInvalidField},
 		{name: "port code not Schedule D", topic: eventsTopic, body: []byte(`{"type":"arrived","time":"2026-10-02T00:00:00Z","data":{"port":"PTHURON"}}`), reason: ingest.ReasonInvalidField},
 		{name: "CloudEvent spec 0.3", topic: eventsTopic, body: structured(func(m map[string]any) { m["specversion"] = "0.3" }), reason: ingest.ReasonInvalidField},
 		{name: "CloudEvent of unknown type", topic: eventsTopic, body: structured(func(m map[string]any) { m["type"] = "com.example.other.v1" }), reason: ingest.ReasonUnknownType},

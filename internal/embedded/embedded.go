@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/inbond/inbond/internal/bus"
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/inbond/inbond/internal/bus"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
