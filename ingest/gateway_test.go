@@ -21,6 +21,7 @@ import (
 	"github.com/inbond/inbond/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -53,7 +54,7 @@ func startService(t *testing.T, brokers []string, configure func(*ingest.Service
 		Decoder:      &ingest.Decoder{},
 		DrainTimeout: 2 * time.Second,
 		Metrics:      ingest.NewMetrics(prometheus.NewRegistry()),
-		Log:          zaptest.NewLogger(t),
+		Log:          zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)),
 	}
 	configure(svc)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,0 +1,49 @@
+# inbond — the commands a developer and CI use. `make test` is the test
+# command README.md names; CI runs it through .ci/run.
+
+SHELL     := /bin/bash
+GO        ?= go
+FUZZTIME  ?= 10s
+PKGS      := ./...
+
+.PHONY: all build vet test test-short fuzz demo bench clean
+
+all: build vet test
+
+build:
+	$(GO) build -o bin/inbond ./cmd/inbond
+
+vet:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+# The whole suite, race detector on, against the real Redis and Mosquitto on
+# this machine when reachable (in-process servers otherwise; see internal/testenv).
+# The full -v log goes to .test.log; the terminal shows results, the backends
+# each test used, and the whole output of anything that failed.
+test: vet
+	@$(GO) test -race -count=1 -timeout 9m -v $(PKGS) > .test.log 2>&1; status=$$?; \
+	  grep -E '^(--- |\s+--- FAIL|ok|FAIL|PASS$$|panic|testenv\[)' .test.log; \
+	  if [ $$status -ne 0 ]; then echo "---- failures (full log in .test.log) ----"; grep -B2 -A30 -E '^(\s*--- FAIL|panic:)' .test.log | head -400; fi; \
+	  exit $$status
+
+test-short:
+	$(GO) test -count=1 $(PKGS)
+
+# Every fuzz target in the tree, FUZZTIME each (CI: 10s).
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
+
+demo:
+	$(GO) run ./cmd/inbond demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x $(PKGS)
+
+clean:
+	rm -rf bin .test.log

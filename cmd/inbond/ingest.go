@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/inbond/inbond/ingest"
+	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/internal/obs"
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"go.uber.org/zap"
+)
+
+func ingestCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("inbond ingest", flag.ExitOnError)
+	var c common
+	c.register(fs, ":9464")
+	hostname, _ := os.Hostname()
+	brokers := fs.String("kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	gateways := fs.String("gateways", "mqtt,kafka", "gateways to run: mqtt, kafka or both, comma-separated")
+	mqttURL := fs.String("mqtt-broker", "tcp://127.0.0.1:1883", "MQTT broker URL of the carriers' devices")
+	clientID := fs.String("mqtt-client-id", "inbond-ingest-"+hostname, "MQTT client ID; keep it stable across restarts: the broker keeps the session under it")
+	group := fs.String("mqtt-shared-group", "inbond-ingest", "shared-subscription group so several gateways split the load (empty: plain subscription)")
+	user := fs.String("mqtt-username", "", "MQTT username (optional)")
+	passFile := fs.String("mqtt-password-file", "", "file holding the MQTT password (optional)")
+	kafkaGroup := fs.String("kafka-group", "inbond-ingest", "consumer group reading inbond.carrier-events and inbond.manifests")
+	maxBytes := fs.Int("max-message-bytes", ingest.DefaultMaxBytes, "largest accepted input; larger ones are dead-lettered as oversize")
+	batch := fs.Int("batch", 500, "largest Kafka batch the gateways write at once")
+	drain := fs.Duration("drain-timeout", 10*time.Second, "on shutdown, how long to wait for in-flight inputs to be written and acked")
+	create := fs.Bool("create-topics", false, "create inbond's topics if they are missing")
+	partitions := fs.Int("partitions", bus.DefaultPartitions, "partitions of inbond.events when --create-topics creates it")
+
+	return command("ingest", "inbond ingest [flags]",
+		"Run the MQTT and Kafka gateways: validate carriers' input into inbond.events, dead-letter the rest to inbond.dlq.",
+		fs, func(ctx context.Context, _ []string) error {
+			log, err := c.logger()
+			if err != nil {
+				return err
+			}
+			defer log.Sync() //nolint:errcheck // best effort on exit
+			bs := splitList(*brokers)
+			if *create {
+				if err := bus.EnsureTopics(ctx, bs, bus.Topics(*partitions)); err != nil {
+					return err
+				}
+			}
+			reg := obs.NewRegistry()
+			if _, err := obs.ServeMetrics(ctx, c.metricsAddr, reg, log); err != nil {
+				return err
+			}
+			writer := bus.NewWriter(bs)
+			defer writer.Close()
+			svc := &ingest.Service{
+				Writer:       writer,
+				Decoder:      &ingest.Decoder{MaxBytes: *maxBytes},
+				Forwarder:    ingest.ForwarderConfig{MaxBatch: *batch},
+				DrainTimeout: *drain,
+				Metrics:      ingest.NewMetrics(reg),
+				Log:          log,
+			}
+			for _, g := range splitList(*gateways) {
+				switch g {
+				case "mqtt":
+					cfg := &ingest.MQTTConfig{Broker: *mqttURL, ClientID: *clientID, SharedGroup: *group, Username: *user}
+					if *passFile != "" {
+						b, err := os.ReadFile(*passFile)
+						if err != nil {
+							return fmt.Errorf("mqtt password: %w", err)
+						}
+						cfg.Password = strings.TrimSpace(string(b))
+					}
+					svc.MQTT = cfg
+				case "kafka":
+					svc.Kafka = &ingest.KafkaConfig{Brokers: bs, GroupID: *kafkaGroup}
+				default:
+					return fmt.Errorf("--gateways: unknown gateway %q (want mqtt, kafka)", g)
+				}
+			}
+			log.Info("ingest starting", zap.Strings("kafka", bs), zap.String("gateways", *gateways))
+			return svc.Run(ctx)
+		})
+}

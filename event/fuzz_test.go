@@ -1,0 +1,57 @@
+package event_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/inbond/inbond/event"
+)
+
+// FuzzUnmarshal feeds arbitrary bytes to the canonical-event decoder: it must
+// never panic, and whatever it accepts as valid must survive a round trip
+// with identical canonical bytes.
+func FuzzUnmarshal(f *testing.F) {
+	b, _ := event.Marshal(validEnvelope())
+	f.Add(b)
+	f.Add([]byte(`{"specversion":"1.0","type":"gov.cbp.inbond.telemetry.position.v1","data":{"lat":1e400}}`))
+	f.Add([]byte(`{"data":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := event.Unmarshal(data)
+		if err != nil || e.Validate() != nil {
+			return
+		}
+		c1, err := event.Canonical(e)
+		if err != nil {
+			t.Fatalf("valid event has no canonical form: %v", err)
+		}
+		out, err := event.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := event.Unmarshal(out)
+		if err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		c2, _ := event.Canonical(back)
+		if !bytes.Equal(c1, c2) {
+			t.Fatalf("canonical bytes changed in a round trip:\n%s\n%s", c1, c2)
+		}
+	})
+}
+
+// FuzzUnmarshalManifest: the manifest decoder and validator never panic.
+func FuzzUnmarshalManifest(f *testing.F) {
+	b, _ := json.Marshal(validManifest())
+	f.Add(b)
+	f.Add([]byte(`{"inbond_number":"257700030","declared_quality":{"api_gravity":"x"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := event.UnmarshalManifest(data)
+		if err != nil {
+			return
+		}
+		_ = m.Normalize()
+		_ = m.Validate()
+	})
+}
