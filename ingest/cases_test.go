@@ -108,8 +108,8 @@ func mqttBadInputs() []badInput {
 		{name: "oversize body", topic: okTopic, body: meter(setData("meter", strings.Repeat("X", ingest.DefaultMaxBytes))), reason: ingest.ReasonOversize},
 		{name: "carrier in body differs from topic", topic: okTopic, body: meter(func(m, _ map[string]any) { m["carrier"] = "TCPL" }), reason: ingest.ReasonTopicMismatch},
 		{name: "shipment in body differs from topic", topic: okTopic, body: meter(func(m, _ map[string]any) { m["shipment"] = "SHP-OTHER" }), reason: ingest.ReasonTopicMismatch},
-		{name: "unknown channel in topic", topic: "inbond/v1/ENBR/SHP-BAD/gossip", body: meter(nil), reason: ingest.ReasonBadTopic},
-		{name: "malformed SCAC in topic", topic: "inbond/v1/enbr!/SHP-BAD/telemetry", body: meter(nil), reason: ingest.ReasonBadTopic},
+		{name: "unknown channel in topic", topic: "inbond/v1/ENBR/SHP-BAD/gossip", body: meter(func(m, _ map[string]any) { m["seq"] = 9 }), reason: ingest.ReasonBadTopic},
+		{name: "malformed SCAC in topic", topic: "inbond/v1/enbr!/SHP-BAD/telemetry", body: meter(func(m, _ map[string]any) { m["seq"] = 10 }), reason: ingest.ReasonBadTopic},
 		{name: "carrier event on telemetry channel", topic: okTopic, body: []byte(`{"type":"arrived","time":"2026-10-02T00:00:00Z","data":{"port":"3802"}}`), reason: ingest.ReasonWrongChannel},
 		{name: "seal state ajar", topic: okTopic, body: meter(func(m, _ map[string]any) {
 			m["type"] = "seal"
@@ -148,7 +148,7 @@ func kafkaBadInputs() []badInput {
 		{name: "no shipment anywhere", topic: "inbond.carrier-events", body: meter(func(m, _ map[string]any) { m["carrier"] = "ENBR" }), reason: ingest.ReasonMissingField},
 		{name: "no carrier anywhere", topic: "inbond.carrier-events", key: "SHP-BAD", body: meter(func(m, _ map[string]any) { m["shipment"] = "SHP-BAD" }), reason: ingest.ReasonMissingField},
 		{name: "manifest on the events topic", topic: "inbond.carrier-events", key: "SHP-BAD", body: validManifest(nil), reason: ingest.ReasonWrongChannel},
-		{name: "telemetry on the manifests topic", topic: "inbond.manifests", key: "SHP-BAD", body: withShip(nil), reason: ingest.ReasonWrongChannel},
+		{name: "telemetry on the manifests topic", topic: "inbond.manifests", key: "SHP-BAD", body: withShip(func(m, _ map[string]any) { m["seq"] = 8 }), reason: ingest.ReasonWrongChannel},
 		{name: "not JSON", topic: "inbond.carrier-events", key: "SHP-BAD", body: []byte("departed at 10:00"), reason: ingest.ReasonMalformedJSON},
 		{name: "volume in m3 out of range", topic: "inbond.carrier-events", key: "SHP-BAD", body: withShip(setData("cumulative", 1e15)), reason: ingest.ReasonInvalidField},
 	}

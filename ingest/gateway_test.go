@@ -213,18 +213,22 @@ func TestMalformedInputsDeadLettered(t *testing.T) {
 	good := func(i int) []byte {
 		return meter(func(m, _ map[string]any) { m["seq"] = 1000 + i; m["device"] = fmt.Sprintf("GOOD-%d", i) })
 	}
-	mqttCases := mqttBadInputs()
-	for i, c := range mqttCases {
-		sum := sha256.Sum256(c.body)
-		want[hex.EncodeToString(sum[:])] = c
+	expect := func(c badInput) {
+		sum := sha256Hex(c.body)
+		if prev, dup := want[sum]; dup {
+			t.Fatalf("cases %q and %q have identical bodies; the test cannot tell their dead letters apart", prev.name, c.name)
+		}
+		want[sum] = c
+	}
+	for i, c := range mqttBadInputs() {
+		expect(c)
 		topics = append(topics, c.topic, okTopic)
 		bodies = append(bodies, c.body, good(i))
 		goodIDs = append(goodIDs, event.DeriveID("ENBR", "SHP-BAD", event.DeviceID(fmt.Sprintf("GOOD-%d", i)), uint64(1000+i), "", nil))
 	}
 	var kmsgs []kafka.Message
 	for i, c := range kafkaBadInputs() {
-		sum := sha256.Sum256(c.body)
-		want[hex.EncodeToString(sum[:])] = c
+		expect(c)
 		kmsgs = append(kmsgs,
 			kafka.Message{Topic: c.topic, Key: []byte(c.key), Value: c.body},
 			kafka.Message{Topic: string(event.TopicCarrierEvents), Key: []byte("SHP-BAD"), Value: meter(func(m, _ map[string]any) {
@@ -289,4 +293,9 @@ func TestMalformedInputsDeadLettered(t *testing.T) {
 		t.Errorf("%s holds %d events, want exactly the %d valid ones", event.TopicEvents, len(seen), len(goodIDs))
 	}
 	t.Logf("%d malformed inputs dead-lettered with their reasons; %d valid ones around them accepted", len(want), len(goodIDs))
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
