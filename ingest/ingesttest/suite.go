@@ -5,7 +5,6 @@
 package ingesttest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -108,27 +107,9 @@ func retag(body []byte, ship event.ShipmentID) []byte {
 
 func countRecords(t *testing.T, brokers []string) int {
 	t.Helper()
-	conn, err := kafka.Dial("tcp", brokers[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	parts, err := conn.ReadPartitions(string(event.TopicEvents))
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], p.Topic, p.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, err := pc.ReadLastOffset()
-		pc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += int(last)
+	for _, end := range testenv.EndOffsets(t, brokers, string(event.TopicEvents)) {
+		n += int(end)
 	}
 	return n
 }

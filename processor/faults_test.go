@@ -1,0 +1,215 @@
+package processor_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/internal/embedded"
+	"github.com/inbond/inbond/internal/testenv"
+	"github.com/inbond/inbond/sim"
+	"github.com/inbond/inbond/state"
+)
+
+// streamIn produces envs in chunks with pauses, like live traffic, and
+// returns a channel closed when all are written.
+func streamIn(t *testing.T, brokers []string, envs []*event.Envelope, chunks int, pause time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		size := (len(envs) + chunks - 1) / chunks
+		for i := 0; i < len(envs); i += size {
+			produce(t, brokers, envs[i:min(i+size, len(envs))])
+			time.Sleep(pause)
+		}
+	}()
+	return done
+}
+
+// referenceRun processes the whole input once, uninterrupted, with an
+// in-process processor into its own key prefix, and returns its snapshot.
+func referenceRun(t *testing.T, brokers []string) map[string]string {
+	t.Helper()
+	r := testenv.NewRedis(t)
+	store := state.NewStore(r.Client, r.Prefix)
+	stop := startProcessor(t, brokers, store, "g-reference", "reference")
+	waitCaughtUp(t, brokers, r.Client, store, 3*time.Minute)
+	stop()
+	return snapshot(t, r.Client, r.Prefix)
+}
+
+// TestCrashRecoverySIGKILL kills a processor process at random points while
+// 200,000 events for 1,000 shipments stream in; after the last restart the
+// state is byte for byte the state of one uninterrupted run.
+func TestCrashRecoverySIGKILL(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	r := testenv.NewRedis(t)
+	store := state.NewStore(r.Client, r.Prefix)
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: 1000, Events: 200_000, Seed: 7})
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 1))
+	t.Logf("kill schedule seed %d", seed)
+
+	streamed := streamIn(t, brokers, envs, 40, 150*time.Millisecond)
+	proc := startProcessProcess(t, brokers, r, "g-crash", "crashy-0")
+	kills := 0
+	for kills < 6 {
+		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+		proc.kill()
+		kills++
+		proc = startProcessProcess(t, brokers, r, "g-crash", "crashy-"+string(rune('0'+kills)))
+	}
+	<-streamed
+	waitCaughtUp(t, brokers, r.Client, store, 3*time.Minute)
+	proc.stop(t)
+	t.Logf("%d SIGKILLs; last restart caught up", kills)
+
+	got := snapshot(t, r.Client, r.Prefix)
+	matchesReference(t, got, store, envs, bus.DefaultPartitions)
+	sameState(t, got, referenceRun(t, brokers), "state after 6 SIGKILLs vs one uninterrupted run")
+}
+
+// TestZombieFlushIsFenced pauses a processor process (SIGSTOP) past its
+// session timeout while it holds applied but unflushed events; its
+// successor takes the partitions; when the zombie wakes its flushes are
+// refused and the state stays correct.
+func TestZombieFlushIsFenced(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	r := testenv.NewRedis(t)
+	store := state.NewStore(r.Client, r.Prefix)
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: 300, Events: 30_000, Seed: 11})
+	half := len(envs) / 2
+
+	// The zombie-to-be flushes only when it loses a partition.
+	zombie := startProcessProcess(t, brokers, r, "g-zombie", "zombie", "--flush-interval", "1h", "--flush-events", "100000000")
+	waitLog(t, zombie.log, `"partition claimed"`, bus.DefaultPartitions, 30*time.Second)
+	produce(t, brokers, envs[:half])
+	time.Sleep(time.Second) // it reads and applies, in memory only
+
+	if err := zombie.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	successor := startProcessProcess(t, brokers, r, "g-zombie", "successor")
+	waitLog(t, successor.log, `"partition claimed"`, bus.DefaultPartitions, 30*time.Second)
+	produce(t, brokers, envs[half:])
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+	before := snapshot(t, r.Client, r.Prefix)
+
+	if err := zombie.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// On waking, the zombie's generation ends and each partition makes its
+	// final flush: refused ("taken over") when fencing works, written
+	// ("partition released") when it does not. Look at Redis right then,
+	// before a rebalance replays the log over a stale write and hides it.
+	fenced, released := `taken over by a newer owner`, `"partition released"`
+	deadline := time.Now().Add(15 * time.Second)
+	for strings.Count(zombie.log.String(), fenced)+strings.Count(zombie.log.String(), released) < bus.DefaultPartitions && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	sameState(t, snapshot(t, r.Client, r.Prefix), before, "state right after the zombie's flushes vs before")
+	if !strings.Contains(zombie.log.String(), fenced) {
+		t.Errorf("the zombie's flush was not refused: no fencing in its log")
+	}
+	zombie.stop(t) // it may have rejoined and legitimately owned partitions: they flush on exit
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+	successor.stop(t)
+
+	after := snapshot(t, r.Client, r.Prefix)
+	sameState(t, after, before, "state once the zombie stopped vs before")
+	matchesReference(t, after, store, envs, bus.DefaultPartitions)
+	t.Logf("zombie fenced on %d partition(s)", strings.Count(zombie.log.String(), "taken over by a newer owner"))
+}
+
+// TestRebalanceJoinLeave: three instances share twelve partitions, joining and
+// leaving while events stream in; the final state equals one uninterrupted run.
+func TestRebalanceJoinLeave(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	r := testenv.NewRedis(t)
+	store := state.NewStore(r.Client, r.Prefix)
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: 600, Events: 60_000, Seed: 13})
+	streamed := streamIn(t, brokers, envs, 30, 150*time.Millisecond)
+
+	step := func() { time.Sleep(600 * time.Millisecond) }
+	stopA := startProcessor(t, brokers, store, "g-rebalance", "a")
+	step()
+	stopB := startProcessor(t, brokers, store, "g-rebalance", "b")
+	step()
+	stopC := startProcessor(t, brokers, store, "g-rebalance", "c")
+	step()
+	stopA() // leaves
+	step()
+	startProcessor(t, brokers, store, "g-rebalance", "a2") // joins
+	step()
+	stopB()
+	step()
+	stopC()
+	startProcessor(t, brokers, store, "g-rebalance", "d")
+	<-streamed
+	waitCaughtUp(t, brokers, r.Client, store, 2*time.Minute)
+
+	got := snapshot(t, r.Client, r.Prefix)
+	matchesReference(t, got, store, envs, bus.DefaultPartitions)
+	sameState(t, got, referenceRun(t, brokers), "state after joins and leaves vs one uninterrupted run")
+}
+
+// TestDuplicatesChangeNothing replays the whole input, then re-sends a random
+// 10% of it: the shipments and indexes stay exactly as they were.
+func TestDuplicatesChangeNothing(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	r := testenv.NewRedis(t)
+	store := state.NewStore(r.Client, r.Prefix)
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: 200, Events: 20_000, Seed: 17})
+	produce(t, brokers, envs)
+	startProcessor(t, brokers, store, "g-dup", "solo")
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+	once := withoutOffsets(snapshot(t, r.Client, r.Prefix))
+
+	produce(t, brokers, envs) // the whole input again
+	rng := rand.New(rand.NewPCG(17, 1))
+	var resend []*event.Envelope
+	for _, e := range envs {
+		if rng.IntN(10) == 0 {
+			resend = append(resend, e)
+		}
+	}
+	produce(t, brokers, resend)
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+	sameState(t, withoutOffsets(snapshot(t, r.Client, r.Prefix)), once,
+		fmt.Sprintf("state after replaying the input and re-sending %d events", len(resend)))
+}
+
+func withoutOffsets(s map[string]string) map[string]string {
+	for k := range s {
+		if strings.HasSuffix(k, ":offset") {
+			delete(s, k)
+		}
+	}
+	return s
+}
+
+
+// waitLog waits until log holds n occurrences of needle, or fails t.
+func waitLog(t *testing.T, log *syncBuffer, needle string, n int, within time.Duration) {
+	t.Helper()
+	if !seeLog(log, needle, n, within) {
+		t.Fatalf("%d× %q not seen within %s; log:\n%s", n, needle, within, log.String())
+	}
+}
+
+// seeLog reports whether log holds n occurrences of needle within the time.
+func seeLog(log *syncBuffer, needle string, n int, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for strings.Count(log.String(), needle) < n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}

@@ -1,0 +1,68 @@
+package processor
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Outcomes of an event, the values of the `outcome` label.
+const (
+	OutcomeApplied     = "applied"
+	OutcomeDuplicate   = "duplicate"
+	OutcomeUndecodable = "undecodable" // not a canonical event: skipped, logged
+	OutcomeMisrouted   = "misrouted"   // in a partition its shipment does not hash to: skipped, logged
+)
+
+// Metrics are the processor's Prometheus instruments.
+type Metrics struct {
+	Events          *prometheus.CounterVec // outcome
+	FlushSeconds    prometheus.Histogram
+	FlushEvents     prometheus.Histogram
+	FlushShipments  prometheus.Histogram
+	FlushErrors     prometheus.Counter
+	Fenced          prometheus.Counter
+	Lag             *prometheus.GaugeVec // partition
+	Shipments       prometheus.Gauge     // shipments held in memory
+	OwnedPartitions prometheus.Gauge
+}
+
+// NewMetrics creates the instruments and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "events_total",
+			Help: "Events read from inbond.events, by outcome (applied, duplicate, undecodable, misrouted).",
+		}, []string{"outcome"}),
+		FlushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "flush_seconds",
+			Help: "Latency of one atomic flush of state and offset to Redis.", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
+		}),
+		FlushEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "flush_events",
+			Help: "Events covered by one flush.", Buckets: prometheus.ExponentialBuckets(1, 2, 16),
+		}),
+		FlushShipments: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "flush_shipments",
+			Help: "Shipments written by one flush.", Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}),
+		FlushErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "flush_errors_total",
+			Help: "Failed flush attempts (retried), fencing excluded.",
+		}),
+		Fenced: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "fenced_total",
+			Help: "Flushes refused because another instance had claimed the partition.",
+		}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "lag_events",
+			Help: "Events between the last read and the end of the partition.",
+		}, []string{"partition"}),
+		Shipments: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "shipments_in_memory",
+			Help: "Shipment states held in memory by this instance.",
+		}),
+		OwnedPartitions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "owned_partitions",
+			Help: "Partitions this instance currently owns.",
+		}),
+	}
+	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.Lag, m.Shipments, m.OwnedPartitions)
+	return m
+}

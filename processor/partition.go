@@ -1,0 +1,300 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/state"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+)
+
+// entry is a shipment held in memory by its partition's loop.
+type entry struct {
+	sh      *state.Shipment
+	flushed *state.Index // index entries as last flushed; nil when not in Redis yet
+	dirty   bool
+}
+
+// partitionLoop is the apply loop of one owned partition. It is confined to
+// one goroutine: nothing in it is shared.
+type partitionLoop struct {
+	p          *Processor
+	part       int
+	label      string
+	claim      state.Claim
+	cache      map[event.ShipmentID]*entry
+	dirty      []*entry
+	pending    int   // events read since the last flush
+	nextOffset int64 // the offset after the last event read
+	log        *zap.Logger
+}
+
+// errFenced stops a partition whose claim was taken by another instance.
+var errFenced = errors.New("fenced")
+
+// readBatch is how many already-fetched events are applied together, so new
+// shipments are loaded from Redis in one round trip.
+const readBatch = 1024
+
+func (p *Processor) runPartition(ctx context.Context, gen *kafka.Generation, part int, log *zap.Logger) {
+	m := p.cfg.Metrics
+	claim, err := retry(ctx, func() (state.Claim, error) { return p.cfg.Store.Claim(ctx, part, p.cfg.Owner) })
+	if err != nil {
+		return // the generation ended before Redis answered
+	}
+	m.OwnedPartitions.Inc()
+	defer m.OwnedPartitions.Dec()
+	log.Info("partition claimed", zap.Int64("epoch", claim.Epoch), zap.Int64("offset", claim.Offset))
+
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: p.cfg.Brokers, Topic: string(p.cfg.Topic), Partition: part,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond, QueueCapacity: readBatch,
+	})
+	defer reader.Close()
+	start := claim.Offset
+	if start < 0 {
+		start = kafka.FirstOffset
+	}
+	if err := reader.SetOffset(start); err != nil {
+		log.Error("seek", zap.Int64("offset", start), zap.Error(err))
+		return
+	}
+	msgs := make(chan kafka.Message, 4*readBatch)
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	go func() {
+		defer close(msgs)
+		for {
+			msg, err := reader.FetchMessage(readCtx)
+			if err != nil {
+				if readCtx.Err() == nil {
+					log.Warn("read", zap.Error(err))
+				}
+				return
+			}
+			select {
+			case msgs <- msg:
+			case <-readCtx.Done():
+				return
+			}
+		}
+	}()
+
+	l := &partitionLoop{p: p, part: part, label: strconv.Itoa(part), claim: claim,
+		cache: map[event.ShipmentID]*entry{}, nextOffset: claim.Offset, log: log}
+	defer func() { m.Shipments.Sub(float64(len(l.cache))) }()
+	err = l.run(ctx, msgs, reader, gen)
+	switch {
+	case errors.Is(err, errFenced):
+		log.Warn("partition taken over by a newer owner; dropping it and its unflushed work", zap.Int64("epoch", claim.Epoch))
+	case err != nil:
+		log.Error("partition stopped", zap.Error(err))
+	default:
+		log.Info("partition released", zap.Int64("next_offset", l.nextOffset))
+	}
+}
+
+func (l *partitionLoop) run(ctx context.Context, msgs <-chan kafka.Message, reader *kafka.Reader, gen *kafka.Generation) error {
+	cfg := l.p.cfg
+	ticker := time.NewTicker(cfg.FlushInterval)
+	defer ticker.Stop()
+	lastCommit := time.Now()
+	batch := make([]kafka.Message, 0, readBatch)
+	for {
+		select {
+		case msg, ok := <-msgs:
+			if !ok {
+				return l.finalFlush()
+			}
+			batch = append(batch[:0], msg)
+		drain:
+			for len(batch) < readBatch {
+				select {
+				case more, ok := <-msgs:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, more)
+				default:
+					break drain
+				}
+			}
+			if err := l.apply(ctx, batch); err != nil {
+				return l.finalFlush() // ctx ended while loading; what was applied is flushed
+			}
+			if l.pending >= cfg.FlushEvents {
+				if err := l.flushOrRelease(ctx); err != nil {
+					return err
+				}
+			}
+		case <-ticker.C:
+			if l.pending > 0 {
+				if err := l.flushOrRelease(ctx); err != nil {
+					return err
+				}
+				cfg.Metrics.Lag.WithLabelValues(l.label).Set(float64(max(reader.Lag(), 0)))
+			}
+			if time.Since(lastCommit) > time.Second && l.nextOffset >= 0 {
+				// Advisory only: lets kafka-consumer-groups and lag exporters see progress.
+				_ = gen.CommitOffsets(map[string]map[int]int64{string(cfg.Topic): {l.part: l.nextOffset}})
+				lastCommit = time.Now()
+			}
+		case <-ctx.Done():
+			return l.finalFlush()
+		}
+	}
+}
+
+// apply decodes and applies a batch in partition order, loading shipments new
+// to this loop from Redis first in one round trip.
+func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) error {
+	m := l.p.cfg.Metrics
+	envs := make([]*event.Envelope, len(batch))
+	var missing []event.ShipmentID
+	for i, msg := range batch {
+		e, err := event.Unmarshal(msg.Value)
+		if err != nil {
+			m.Events.WithLabelValues(OutcomeUndecodable).Inc()
+			l.log.Error("undecodable record on the canonical topic; skipped", zap.Int64("offset", msg.Offset), zap.Error(err))
+			continue
+		}
+		if want := bus.PartitionOf([]byte(e.Subject), l.p.partitions); want != l.part {
+			m.Events.WithLabelValues(OutcomeMisrouted).Inc()
+			l.log.Error("event in a partition its shipment does not hash to; skipped",
+				zap.Int64("offset", msg.Offset), zap.String("shipment", string(e.Subject)), zap.Int("want_partition", want))
+			continue
+		}
+		envs[i] = e
+		if _, ok := l.cache[e.Subject]; !ok {
+			l.cache[e.Subject] = nil // placeholder: loaded below
+			missing = append(missing, e.Subject)
+		}
+	}
+	if len(missing) > 0 {
+		loaded, err := retry(ctx, func() (map[event.ShipmentID]*state.Shipment, error) {
+			return l.p.cfg.Store.Load(ctx, l.part, missing)
+		})
+		if err != nil {
+			for _, id := range missing {
+				delete(l.cache, id)
+			}
+			return err
+		}
+		for _, id := range missing {
+			en := &entry{sh: loaded[id]}
+			if en.sh == nil {
+				en.sh = state.New(id)
+			} else {
+				ix := state.IndexOf(en.sh)
+				en.flushed = &ix
+			}
+			l.cache[id] = en
+		}
+		m.Shipments.Add(float64(len(missing)))
+	}
+	applied, dups := 0, 0
+	for i, e := range envs {
+		l.nextOffset = batch[i].Offset + 1
+		l.pending++
+		if e == nil {
+			continue
+		}
+		en := l.cache[e.Subject]
+		if state.Apply(en.sh, e) == state.Duplicate {
+			dups++
+			continue
+		}
+		applied++
+		if !en.dirty {
+			en.dirty = true
+			l.dirty = append(l.dirty, en)
+		}
+	}
+	m.Events.WithLabelValues(OutcomeApplied).Add(float64(applied))
+	m.Events.WithLabelValues(OutcomeDuplicate).Add(float64(dups))
+	return nil
+}
+
+// flush writes the dirty shipments and the next offset atomically, retrying
+// transient Redis errors until ctx ends. It returns errFenced when the
+// partition has a newer owner.
+func (l *partitionLoop) flush(ctx context.Context) error {
+	m := l.p.cfg.Metrics
+	changes := make([]state.Change, len(l.dirty))
+	for i, en := range l.dirty {
+		changes[i] = state.Change{Shipment: en.sh, Before: en.flushed}
+	}
+	start := time.Now()
+	_, err := retry(ctx, func() (struct{}, error) {
+		err := l.p.cfg.Store.Flush(ctx, l.part, l.claim.Epoch, l.nextOffset, changes)
+		if errors.Is(err, state.ErrFenced) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		if err != nil {
+			m.FlushErrors.Inc()
+			l.log.Warn("flush failed; retrying", zap.Error(err))
+		}
+		return struct{}{}, err
+	})
+	if errors.Is(err, state.ErrFenced) {
+		m.Fenced.Inc()
+		return errFenced
+	}
+	if err != nil {
+		return err
+	}
+	m.FlushSeconds.Observe(time.Since(start).Seconds())
+	m.FlushEvents.Observe(float64(l.pending))
+	m.FlushShipments.Observe(float64(len(changes)))
+	for _, en := range l.dirty {
+		ix := state.IndexOf(en.sh)
+		en.flushed, en.dirty = &ix, false
+		if en.sh.Status == state.StatusExported || en.sh.Status == state.StatusConcluded {
+			// Finished movements rarely hear more; reload from Redis if they do.
+			delete(l.cache, en.sh.ID)
+			m.Shipments.Dec()
+		}
+	}
+	l.dirty = l.dirty[:0]
+	l.pending = 0
+	return nil
+}
+
+// flushOrRelease flushes; if ctx ends during the attempt it makes the final
+// flush instead, so a release in the middle of a Redis outage still tries.
+func (l *partitionLoop) flushOrRelease(ctx context.Context) error {
+	err := l.flush(ctx)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, errFenced) {
+		return l.finalFlush()
+	}
+	return err
+}
+
+// finalFlushTimeout bounds the flush made when a partition is released.
+const finalFlushTimeout = 10 * time.Second
+
+// finalFlush makes what was applied durable when the partition is released
+// (rebalance or shutdown). If the partition was already claimed elsewhere the
+// flush is fenced and the work dropped; the new owner re-reads it.
+func (l *partitionLoop) finalFlush() error {
+	if l.pending == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), finalFlushTimeout)
+	defer cancel()
+	return l.flush(ctx)
+}
+
+// retry runs op with exponential backoff until it succeeds, fails
+// permanently, or ctx ends.
+func retry[T any](ctx context.Context, op func() (T, error)) (T, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 20*time.Millisecond, 2*time.Second
+	return backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
+}

@@ -1,0 +1,155 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/state"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+)
+
+// Config configures a Processor. Zero durations and counts take the defaults
+// named in their comments.
+type Config struct {
+	Brokers []string
+	Group   string      // consumer group (default "inbond-processor")
+	Topic   event.Topic // default inbond.events
+	// Owner names this instance in claims and logs (default hostname-pid).
+	Owner string
+	// FlushInterval bounds how long applied events stay only in memory (default 100 ms).
+	FlushInterval time.Duration
+	// FlushEvents flushes early once this many events were applied since the last flush (default 5000).
+	FlushEvents int
+	// SessionTimeout bounds how long a silent instance keeps its partitions (default 10 s).
+	SessionTimeout time.Duration
+	Store          *state.Store
+	Metrics        *Metrics
+	Log            *zap.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Group == "" {
+		c.Group = "inbond-processor"
+	}
+	if c.Topic == "" {
+		c.Topic = event.TopicEvents
+	}
+	if c.Owner == "" {
+		host, _ := os.Hostname()
+		c.Owner = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 100 * time.Millisecond
+	}
+	if c.FlushEvents <= 0 {
+		c.FlushEvents = 5000
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("processor: no Kafka brokers configured")
+	case c.Store == nil:
+		return errors.New("processor: no state store")
+	case c.Metrics == nil:
+		return errors.New("processor: no metrics")
+	}
+	return nil
+}
+
+// Processor is one member of the processor group. Build it with New; it is
+// the same for `inbond process`, the demo, the tests and the benchmark.
+type Processor struct {
+	cfg        Config
+	partitions int // partition count of the topic, to check routing
+}
+
+// New validates cfg and returns a processor.
+func New(cfg Config) (*Processor, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Processor{cfg: cfg}, nil
+}
+
+// Run joins the group and processes assigned partitions until ctx ends; then
+// every partition flushes what it applied and the member leaves the group.
+func (p *Processor) Run(ctx context.Context) error {
+	log := p.cfg.Log.With(zap.String("owner", p.cfg.Owner))
+	n, err := partitionCount(ctx, p.cfg.Brokers, string(p.cfg.Topic))
+	if err != nil {
+		return err
+	}
+	p.partitions = n
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                p.cfg.Group,
+		Brokers:           p.cfg.Brokers,
+		Topics:            []string{string(p.cfg.Topic)},
+		SessionTimeout:    p.cfg.SessionTimeout,
+		HeartbeatInterval: p.cfg.SessionTimeout / 10,
+		RebalanceTimeout:  p.cfg.SessionTimeout,
+		JoinGroupBackoff:  200 * time.Millisecond,
+		StartOffset:       kafka.FirstOffset,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Debug("consumer group: " + fmt.Sprintf(msg, args...))
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("processor: consumer group: %w", err)
+	}
+	log.Info("processor joining group", zap.String("group", p.cfg.Group), zap.String("topic", string(p.cfg.Topic)), zap.Int("partitions", n))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cg.Close() // leaves the group; generations end and partitions flush
+	for {
+		gen, err := cg.Next(ctx)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil, errors.Is(err, kafka.ErrGroupClosed):
+			return nil
+		default:
+			// Rebalances in progress, unknown member IDs and dial errors are
+			// temporary: the group retries the join by itself.
+			log.Debug("consumer group: waiting for the next generation", zap.Error(err))
+			continue
+		}
+		assigned := gen.Assignments[string(p.cfg.Topic)]
+		log.Info("generation", zap.Int32("id", gen.ID), zap.Int("partitions", len(assigned)))
+		for _, a := range assigned {
+			wg.Add(1)
+			gen.Start(func(gctx context.Context) {
+				defer wg.Done()
+				p.runPartition(gctx, gen, a.ID, log.With(zap.Int("partition", a.ID)))
+			})
+		}
+	}
+}
+
+func partitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
+	d := &kafka.Dialer{Timeout: 10 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return 0, fmt.Errorf("processor: dial %s: %w", brokers[0], err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(topic)
+	if err != nil {
+		return 0, fmt.Errorf("processor: partitions of %s: %w", topic, err)
+	}
+	return len(parts), nil
+}

@@ -1,0 +1,285 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/inbond/inbond/event"
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrFenced is returned by Flush when another owner has claimed the partition
+// since this one did: the caller is a zombie and must drop the partition.
+var ErrFenced = errors.New("state: partition claimed by a newer owner (fenced)")
+
+// Store is the Redis store of shipment state. It is safe for concurrent use
+// by any number of goroutines; each partition must be written by one owner at
+// a time, which Claim and the fencing epoch in Flush enforce.
+//
+// Key layout (prefix, then the partition's hash tag):
+//
+//	{prefix}{p7}:offset               hash: offset (next to read), epoch, owner
+//	{prefix}{p7}:ship:{id}            string: the shipment's JSON
+//	{prefix}{p7}:ships                set: shipment IDs in the partition
+//	{prefix}{p7}:idx:status:{status}  set: shipment IDs by status
+//	{prefix}{p7}:idx:carrier:{scac}   set: by bonded carrier
+//	{prefix}{p7}:idx:port:{code}      set: by origin, destination and arrival port
+//	{prefix}{p7}:deadlines            sorted set: open shipments by in-bond deadline (unix s)
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// NewStore returns a store keeping its keys under prefix (e.g. "inbond:").
+func NewStore(rdb redis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, prefix: prefix}
+}
+
+// Prefix is the key prefix of the store.
+func (s *Store) Prefix() string { return s.prefix }
+
+func (s *Store) tag(p int) string { return s.prefix + "{p" + strconv.Itoa(p) + "}:" }
+
+// OffsetKey is the hash holding partition p's next offset and fencing epoch.
+func (s *Store) OffsetKey(p int) string { return s.tag(p) + "offset" }
+
+// ShipmentKey is the key of a shipment's state in partition p.
+func (s *Store) ShipmentKey(p int, id event.ShipmentID) string { return s.tag(p) + "ship:" + string(id) }
+
+// ShipmentsKey is the set of shipments in partition p.
+func (s *Store) ShipmentsKey(p int) string { return s.tag(p) + "ships" }
+
+// StatusKey is the index of partition p's shipments with status st.
+func (s *Store) StatusKey(p int, st Status) string { return s.tag(p) + "idx:status:" + string(st) }
+
+// CarrierKey is the index of partition p's shipments of carrier c.
+func (s *Store) CarrierKey(p int, c event.CarrierID) string { return s.tag(p) + "idx:carrier:" + string(c) }
+
+// PortKey is the index of partition p's shipments touching port code.
+func (s *Store) PortKey(p int, code event.PortCode) string { return s.tag(p) + "idx:port:" + string(code) }
+
+// DeadlinesKey is the sorted set of partition p's open shipments by deadline,
+// which the timers read.
+func (s *Store) DeadlinesKey(p int) string { return s.tag(p) + "deadlines" }
+
+// Claim is a partition's ownership as granted by Store.Claim.
+type Claim struct {
+	Partition int
+	Epoch     int64
+	// Offset is the next offset to read, or -1 when nothing was ever flushed.
+	Offset int64
+}
+
+var claimScript = redis.NewScript(`
+local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+local offset = redis.call('HGET', KEYS[1], 'offset')
+if not offset then offset = '-1' end
+return {epoch, offset}
+`)
+
+// Claim makes owner the owner of partition p: it increments the partition's
+// fencing epoch, so any earlier owner's next Flush fails with ErrFenced, and
+// returns the epoch with the offset to resume from, in one atomic step.
+func (s *Store) Claim(ctx context.Context, p int, owner string) (Claim, error) {
+	res, err := claimScript.Run(ctx, s.rdb, []string{s.OffsetKey(p)}, owner).Slice()
+	if err != nil {
+		return Claim{}, fmt.Errorf("claim partition %d: %w", p, err)
+	}
+	epoch, _ := res[0].(int64)
+	off, err := strconv.ParseInt(fmt.Sprint(res[1]), 10, 64)
+	if err != nil {
+		return Claim{}, fmt.Errorf("claim partition %d: stored offset %v: %w", p, res[1], err)
+	}
+	return Claim{Partition: p, Epoch: epoch, Offset: off}, nil
+}
+
+// Load reads the shipments ids of partition p; absent ones are missing from
+// the map. One round trip whatever the count.
+func (s *Store) Load(ctx context.Context, p int, ids []event.ShipmentID) (map[event.ShipmentID]*Shipment, error) {
+	out := make(map[event.ShipmentID]*Shipment, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.ShipmentKey(p, id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("load %d shipments of partition %d: %w", len(ids), p, err)
+	}
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		sh, err := Decode([]byte(str))
+		if err != nil {
+			return nil, fmt.Errorf("shipment %s: %w", ids[i], err)
+		}
+		out[ids[i]] = sh
+	}
+	return out, nil
+}
+
+// Encode is the stored form of a shipment: JSON with sorted map keys, so equal
+// states have equal bytes.
+func Encode(sh *Shipment) ([]byte, error) { return json.Marshal(sh) }
+
+// Decode reads a stored shipment.
+func Decode(b []byte) (*Shipment, error) {
+	var sh Shipment
+	if err := json.Unmarshal(b, &sh); err != nil {
+		return nil, fmt.Errorf("decode shipment state: %w", err)
+	}
+	return &sh, nil
+}
+
+// Index is what the secondary indexes hold about one shipment. The processor
+// keeps the Index of the last flushed state so a flush changes only what moved.
+type Index struct {
+	Status   Status
+	Carrier  event.CarrierID
+	Ports    []event.PortCode // sorted, unique
+	Deadline int64            // unix seconds; 0 = not in the deadline set
+}
+
+// IndexOf computes a shipment's index entries.
+func IndexOf(sh *Shipment) Index {
+	ix := Index{Status: sh.Status, Carrier: sh.Carrier}
+	add := func(p event.PortCode) {
+		if p != "" && !slices.Contains(ix.Ports, p) {
+			ix.Ports = append(ix.Ports, p)
+		}
+	}
+	if sh.Manifest != nil {
+		add(sh.Manifest.OriginPort)
+	}
+	add(sh.Destination)
+	add(sh.ArrivalPort)
+	slices.Sort(ix.Ports)
+	if d := sh.Deadline(); !d.IsZero() && sh.Status != StatusExported && sh.Status != StatusConcluded {
+		ix.Deadline = d.Unix()
+	}
+	return ix
+}
+
+// Change is one shipment to write in a flush.
+type Change struct {
+	Shipment *Shipment
+	// Before is the index of the state last flushed, nil for a shipment new to Redis.
+	Before *Index
+}
+
+var flushScript = redis.NewScript(`
+local held = ARGV[1]
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if epoch ~= held then
+  return redis.error_reply('FENCED held epoch ' .. held .. ', current ' .. tostring(epoch))
+end
+local i = 3
+local n = #ARGV
+while i <= n do
+  local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+  if op == 'S' then redis.call('SET', k, ARGV[i + 2]); i = i + 3
+  elseif op == 'A' then redis.call('SADD', k, ARGV[i + 2]); i = i + 3
+  elseif op == 'R' then redis.call('SREM', k, ARGV[i + 2]); i = i + 3
+  elseif op == 'Z' then redis.call('ZADD', k, ARGV[i + 2], ARGV[i + 3]); i = i + 4
+  elseif op == 'X' then redis.call('ZREM', k, ARGV[i + 2]); i = i + 3
+  else return redis.error_reply('unknown op ' .. op) end
+end
+redis.call('HSET', KEYS[1], 'offset', ARGV[2])
+return n
+`)
+
+// opBuilder accumulates a flush's keys and operations.
+type opBuilder struct {
+	keys  []string
+	index map[string]int
+	args  []any
+}
+
+func (b *opBuilder) key(k string) string {
+	i, ok := b.index[k]
+	if !ok {
+		b.keys = append(b.keys, k)
+		i = len(b.keys)
+		b.index[k] = i
+	}
+	return strconv.Itoa(i)
+}
+
+func (b *opBuilder) op(code, key string, args ...any) {
+	b.args = append(b.args, code, b.key(key))
+	b.args = append(b.args, args...)
+}
+
+// Flush writes the changed shipments, their index changes and partition p's
+// next offset in one atomic Redis step, provided epoch is still the
+// partition's current epoch; otherwise it writes nothing and returns
+// ErrFenced. On any other error nothing was written either and the flush may
+// be retried as it is.
+func (s *Store) Flush(ctx context.Context, p int, epoch, nextOffset int64, changes []Change) error {
+	b := &opBuilder{index: map[string]int{}}
+	b.key(s.OffsetKey(p))
+	b.args = append(b.args, strconv.FormatInt(epoch, 10), strconv.FormatInt(nextOffset, 10))
+	for _, c := range changes {
+		sh := c.Shipment
+		val, err := Encode(sh)
+		if err != nil {
+			return fmt.Errorf("encode shipment %s: %w", sh.ID, err)
+		}
+		b.op("S", s.ShipmentKey(p, sh.ID), val)
+		id := string(sh.ID)
+		after := IndexOf(sh)
+		before := c.Before
+		if before == nil {
+			before = &Index{}
+			b.op("A", s.ShipmentsKey(p), id)
+		}
+		if before.Status != after.Status {
+			if before.Status != "" {
+				b.op("R", s.StatusKey(p, before.Status), id)
+			}
+			b.op("A", s.StatusKey(p, after.Status), id)
+		}
+		if before.Carrier != after.Carrier {
+			if before.Carrier != "" {
+				b.op("R", s.CarrierKey(p, before.Carrier), id)
+			}
+			if after.Carrier != "" {
+				b.op("A", s.CarrierKey(p, after.Carrier), id)
+			}
+		}
+		for _, port := range before.Ports {
+			if !slices.Contains(after.Ports, port) {
+				b.op("R", s.PortKey(p, port), id)
+			}
+		}
+		for _, port := range after.Ports {
+			if !slices.Contains(before.Ports, port) {
+				b.op("A", s.PortKey(p, port), id)
+			}
+		}
+		switch {
+		case after.Deadline != 0 && after.Deadline != before.Deadline:
+			b.op("Z", s.DeadlinesKey(p), after.Deadline, id)
+		case after.Deadline == 0 && before.Deadline != 0:
+			b.op("X", s.DeadlinesKey(p), id)
+		}
+	}
+	err := flushScript.Run(ctx, s.rdb, b.keys, b.args...).Err()
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "FENCED") {
+			return fmt.Errorf("%w: partition %d: %s", ErrFenced, p, err)
+		}
+		return fmt.Errorf("flush partition %d: %w", p, err)
+	}
+	return nil
+}
