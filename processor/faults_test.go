@@ -193,7 +193,6 @@ func withoutOffsets(s map[string]string) map[string]string {
 	return s
 }
 
-
 // waitLog waits until log holds n occurrences of needle, or fails t.
 func waitLog(t *testing.T, log *syncBuffer, needle string, n int, within time.Duration) {
 	t.Helper()

@@ -118,9 +118,9 @@ type Shipment struct {
 	Manifest    *event.Manifest  `json:"manifest,omitempty"`
 	Destination event.PortCode   `json:"destination,omitempty"` // current: the manifest's, or an approved diversion's
 	// PendingDiversion is a requested, not yet approved, new destination.
-	PendingDiversion event.PortCode `json:"pending_diversion,omitempty"`
-	ArrivalPort      event.PortCode `json:"arrival_port,omitempty"`
-	ExportPort       event.PortCode `json:"export_port,omitempty"`
+	PendingDiversion event.PortCode    `json:"pending_diversion,omitempty"`
+	ArrivalPort      event.PortCode    `json:"arrival_port,omitempty"`
+	ExportPort       event.PortCode    `json:"export_port,omitempty"`
 	TransferredTo    []event.CarrierID `json:"transferred_to,omitempty"`
 
 	Position *Position                `json:"position,omitempty"`

@@ -49,7 +49,9 @@ func (s *Store) tag(p int) string { return s.prefix + "{p" + strconv.Itoa(p) + "
 func (s *Store) OffsetKey(p int) string { return s.tag(p) + "offset" }
 
 // ShipmentKey is the key of a shipment's state in partition p.
-func (s *Store) ShipmentKey(p int, id event.ShipmentID) string { return s.tag(p) + "ship:" + string(id) }
+func (s *Store) ShipmentKey(p int, id event.ShipmentID) string {
+	return s.tag(p) + "ship:" + string(id)
+}
 
 // ShipmentsKey is the set of shipments in partition p.
 func (s *Store) ShipmentsKey(p int) string { return s.tag(p) + "ships" }
@@ -58,10 +60,14 @@ func (s *Store) ShipmentsKey(p int) string { return s.tag(p) + "ships" }
 func (s *Store) StatusKey(p int, st Status) string { return s.tag(p) + "idx:status:" + string(st) }
 
 // CarrierKey is the index of partition p's shipments of carrier c.
-func (s *Store) CarrierKey(p int, c event.CarrierID) string { return s.tag(p) + "idx:carrier:" + string(c) }
+func (s *Store) CarrierKey(p int, c event.CarrierID) string {
+	return s.tag(p) + "idx:carrier:" + string(c)
+}
 
 // PortKey is the index of partition p's shipments touching port code.
-func (s *Store) PortKey(p int, code event.PortCode) string { return s.tag(p) + "idx:port:" + string(code) }
+func (s *Store) PortKey(p int, code event.PortCode) string {
+	return s.tag(p) + "idx:port:" + string(code)
+}
 
 // DeadlinesKey is the sorted set of partition p's open shipments by deadline,
 // which the timers read.
