@@ -6,6 +6,7 @@ require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/eclipse/paho.mqtt.golang v1.5.1
+	github.com/goccy/go-json v0.12.0
 	github.com/gowebpki/jcs v1.0.2
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/peterbourgon/ff/v3 v3.4.0

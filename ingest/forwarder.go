@@ -52,8 +52,8 @@ type pending struct {
 
 // ForwarderConfig sizes the forwarder.
 type ForwarderConfig struct {
-	// MaxBatch bounds the records per Kafka write (default 500). Bytes are
-	// bounded by bus.MaxBatchBytes as well.
+	// MaxBatch bounds the records per Kafka write (default 500, at most
+	// bus.MaxBatchRecords). Bytes are bounded by bus.MaxBatchBytes as well.
 	MaxBatch int
 	// Queue is how many records may wait for a write (default 4×MaxBatch). A
 	// full queue blocks Submit, which is how backpressure reaches the sources.
@@ -65,6 +65,7 @@ func NewForwarder(w Writer, cfg ForwarderConfig, m *Metrics, log *zap.Logger) *F
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 500
 	}
+	cfg.MaxBatch = min(cfg.MaxBatch, bus.MaxBatchRecords)
 	if cfg.Queue <= 0 {
 		cfg.Queue = 4 * cfg.MaxBatch
 	}

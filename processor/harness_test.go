@@ -29,7 +29,7 @@ func produce(t *testing.T, brokers []string, envs []*event.Envelope) {
 	t.Helper()
 	w := bus.NewWriter(brokers)
 	defer w.Close()
-	msgs := make([]kafka.Message, 0, 2000)
+	msgs := make([]kafka.Message, 0, bus.MaxBatchRecords)
 	flush := func() {
 		if err := w.WriteMessages(context.Background(), msgs...); err != nil {
 			t.Errorf("produce: %v", err)

@@ -158,7 +158,7 @@ func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) error 
 	envs := make([]*event.Envelope, len(batch))
 	var missing []event.ShipmentID
 	for i, msg := range batch {
-		e, err := event.Unmarshal(msg.Value)
+		e, err := event.UnmarshalCanonical(msg.Value)
 		if err != nil {
 			m.Events.WithLabelValues(OutcomeUndecodable).Inc()
 			l.log.Error("undecodable record on the canonical topic; skipped", zap.Int64("offset", msg.Offset), zap.Error(err))
@@ -249,7 +249,11 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.FlushSeconds.Observe(time.Since(start).Seconds())
+	latency := time.Since(start)
+	m.FlushSeconds.Observe(latency.Seconds())
+	if l.p.cfg.OnFlush != nil {
+		l.p.cfg.OnFlush(latency, l.pending, len(changes))
+	}
 	m.FlushEvents.Observe(float64(l.pending))
 	m.FlushShipments.Observe(float64(len(changes)))
 	for _, en := range l.dirty {

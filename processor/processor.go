@@ -31,6 +31,10 @@ type Config struct {
 	Store          *state.Store
 	Metrics        *Metrics
 	Log            *zap.Logger
+	// OnFlush, when set, is called after every successful flush with its
+	// latency and size (the benchmark uses it). It runs on partition
+	// goroutines, concurrently, and must be cheap.
+	OnFlush func(latency time.Duration, events, shipments int)
 }
 
 func (c *Config) setDefaults() {

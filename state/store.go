@@ -289,3 +289,46 @@ func (s *Store) Flush(ctx context.Context, p int, epoch, nextOffset int64, chang
 	}
 	return nil
 }
+
+// CountByStatus returns how many shipments have each status, summed over
+// partitions 0..partitions-1 from the status indexes: one round trip.
+func (s *Store) CountByStatus(ctx context.Context, partitions int) (map[Status]int64, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make(map[Status][]*redis.IntCmd, len(Statuses))
+	for _, st := range Statuses {
+		for p := range partitions {
+			cmds[st] = append(cmds[st], pipe.SCard(ctx, s.StatusKey(p, st)))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("count shipments by status: %w", err)
+	}
+	out := make(map[Status]int64, len(Statuses))
+	for st, cs := range cmds {
+		for _, c := range cs {
+			out[st] += c.Val()
+		}
+	}
+	return out, nil
+}
+
+// DeletePrefix removes every key under the store's prefix (the demo uses it
+// to start from a clean slate; production never calls it).
+func (s *Store) DeletePrefix(ctx context.Context) error {
+	iter := s.rdb.Scan(ctx, 0, s.prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		if keys = append(keys, iter.Val()); len(keys) == 1000 {
+			if err := s.rdb.Unlink(ctx, keys...).Err(); err != nil {
+				return err
+			}
+			keys = keys[:0]
+		}
+	}
+	if len(keys) > 0 {
+		if err := s.rdb.Unlink(ctx, keys...).Err(); err != nil {
+			return err
+		}
+	}
+	return iter.Err()
+}

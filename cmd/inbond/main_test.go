@@ -43,7 +43,7 @@ func TestDemoStartsShowsTrafficAndStopsCleanly(t *testing.T) {
 	defer cmd.Process.Kill() //nolint:errcheck // already exited on the happy path
 
 	seen := map[string]bool{}
-	want := []string{"inbond demo is up", "manifest", "departed", "meter", "position", "DLQ"}
+	want := []string{"inbond demo is up", "manifest", "departed", "meter", "position", "DLQ", "STATE"}
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -104,7 +104,9 @@ func TestHelpIsComplete(t *testing.T) {
 	for sub, flags := range map[string][]string{
 		"ingest": {"kafka-brokers", "gateways", "mqtt-broker", "mqtt-client-id", "mqtt-shared-group", "mqtt-password-file",
 			"kafka-group", "max-message-bytes", "drain-timeout", "create-topics", "log-format", "metrics-addr"},
-		"demo": {"redis", "mqtt-listen", "kafka-port", "speed", "seed", "rounds"},
+		"demo":    {"redis", "mqtt-listen", "kafka-port", "speed", "seed", "rounds"},
+		"process": {"kafka-brokers", "redis", "redis-db", "redis-password-file", "key-prefix", "group", "owner", "flush-interval", "flush-events", "session-timeout", "metrics-addr"},
+		"bench":   {"redis", "events", "shipments", "key-prefix"},
 	} {
 		out, _ := exec.Command(bin, sub, "--help").CombinedOutput()
 		for _, f := range flags {

@@ -69,6 +69,13 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 	return nil
 }
 
+// MaxBatchRecords bounds the records of one WriteMessages call. The writer's
+// BatchSize is set to it so that a call is never split into several produce
+// requests per partition, which could fail independently and reorder a
+// shipment's events on retry; kafka-go also preallocates BatchSize messages per
+// batch, so a larger value costs memory clearing on every write.
+const MaxBatchRecords = 1000
+
 // MaxBatchBytes bounds one produce batch. It stays under Kafka's default
 // message.max.bytes (1 MiB) so a batch is never split or refused for size.
 const MaxBatchBytes = 900 << 10
@@ -85,7 +92,7 @@ func NewWriter(brokers []string) *kafka.Writer {
 		Addr:                   kafka.TCP(brokers...),
 		Balancer:               &kafka.Murmur2Balancer{},
 		RequiredAcks:           kafka.RequireAll,
-		BatchSize:              100_000, // never split a caller's batch: it is bounded by MaxBatchBytes
+		BatchSize:              MaxBatchRecords,
 		BatchBytes:             MaxBatchBytes + 64<<10,
 		BatchTimeout:           time.Millisecond,
 		MaxAttempts:            3,

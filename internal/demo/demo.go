@@ -22,7 +22,10 @@ import (
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/obs"
+	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/sim"
+	"github.com/inbond/inbond/state"
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
@@ -82,6 +85,15 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("metrics disabled", zap.Error(err))
 	}
 
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	store := state.NewStore(rdb, demoPrefix)
+	// Kafka is new on every run, so offsets stored by an earlier demo would
+	// point past its end: start the demo's keys from a clean slate.
+	if err := store.DeletePrefix(ctx); err != nil {
+		return fmt.Errorf("redis %s: %w", redisAddr, err)
+	}
+
 	writer := bus.NewWriter(brokers)
 	defer writer.Close()
 	svc := &ingest.Service{
@@ -105,13 +117,26 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	}
 
+	proc, err := processor.New(processor.Config{
+		Brokers: brokers, Owner: "demo", SessionTimeout: 6 * time.Second,
+		Store: store, Metrics: processor.NewMetrics(reg), Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	procCtx, stopProc := context.WithCancel(context.Background())
+	defer stopProc()
+	procErr := make(chan error, 1)
+	wg.Go(func() { procErr <- proc.Run(procCtx) })
+
 	fmt.Fprintf(cfg.Out, banner, time.Since(started).Round(time.Millisecond),
-		strings.Join(brokers, ","), mqttURL, redisAddr, redisKind, orNone(metricsAddr),
+		strings.Join(brokers, ","), mqttURL, redisAddr, redisKind, demoPrefix, orNone(metricsAddr),
 		hostPort(mqttURL), strings.Join(brokers, ","), strings.Join(brokers, ","))
 
 	tailCtx, stopTail := context.WithCancel(context.Background())
 	defer stopTail()
 	wg.Go(func() { tail(tailCtx, brokers, cfg.Out, log) })
+	wg.Go(func() { summarize(tailCtx, store, cfg.Out, 5*time.Second) })
 
 	pub, err := sim.NewNetPublisher(mqttURL, "inbond-demo-simulator", brokers)
 	if err != nil {
@@ -120,12 +145,17 @@ func Run(ctx context.Context, cfg Config) error {
 	simErr := play(ctx, cfg, pub)
 	_ = pub.Close()
 
-	// Shutdown: let ingest drain and ack, give the tail a moment to print it.
+	// Shutdown in pipeline order: ingest drains and acks, the processor
+	// flushes what it applied, the tail prints what is left.
 	stopIngest()
 	if err := <-ingestErr; err != nil {
 		log.Error("ingest stopped with an error", zap.Error(err))
 	}
 	time.Sleep(300 * time.Millisecond)
+	stopProc()
+	if err := <-procErr; err != nil {
+		log.Error("processor stopped with an error", zap.Error(err))
+	}
 	stopTail()
 	wg.Wait()
 	if simErr != nil && !errors.Is(simErr, context.Canceled) {
@@ -155,7 +185,7 @@ const banner = `
 inbond demo is up (%s)
   kafka   %s   (in-process)
   mqtt    %s   (in-process)
-  redis   %s   (%s)
+  redis   %s   (%s; shipment state under %s)
   metrics %s
 
 Inject your own events while it runs:
@@ -179,6 +209,35 @@ func hostPort(url string) string {
 	hp := strings.TrimPrefix(url, "tcp://")
 	host, port, _ := net.SplitHostPort(hp)
 	return host + " -p " + port
+}
+
+// demoPrefix is where the demo keeps shipment state in Redis.
+const demoPrefix = "inbond-demo:"
+
+// summarize prints the shipments by status, from the state indexes, every period.
+func summarize(ctx context.Context, store *state.Store, out io.Writer, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		counts, err := store.CountByStatus(ctx, bus.DefaultPartitions)
+		if err != nil {
+			continue
+		}
+		var parts []string
+		total := int64(0)
+		for _, st := range state.Statuses {
+			if n := counts[st]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, st))
+				total += n
+			}
+		}
+		fmt.Fprintf(out, "STATE  %d shipments in Redis: %s\n", total, strings.Join(parts, ", "))
+	}
 }
 
 // tail prints every record of inbond.events and inbond.dlq as it arrives.

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/internal/embedded"
+	"github.com/inbond/inbond/state"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 )
@@ -88,17 +89,8 @@ func NewRedis(t testing.TB) *Redis {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		iter := r.Client.Scan(ctx, 0, r.Prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-			if len(keys) == 1000 {
-				r.Client.Unlink(ctx, keys...)
-				keys = keys[:0]
-			}
-		}
-		if len(keys) > 0 {
-			r.Client.Unlink(ctx, keys...)
+		if err := state.NewStore(r.Client, r.Prefix).DeletePrefix(ctx); err != nil {
+			t.Errorf("testenv: clean up redis keys %s*: %v", r.Prefix, err)
 		}
 		_ = r.Client.Close()
 	})

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/inbond/inbond/processor"
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+func benchCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("inbond bench", flag.ExitOnError)
+	var rf redisFlags
+	rf.register(fs)
+	events := fs.Int("events", 500_000, "events to pre-generate and stream through")
+	shipments := fs.Int("shipments", 1000, "shipments the events belong to")
+	return command("bench", "inbond bench [flags]",
+		"Measure the processor: stream pre-generated events through in-process Kafka into it with the real Redis at --redis, next to a baseline measured in the same run (read from Kafka, one pipelined Redis write per event).",
+		fs, func(ctx context.Context, _ []string) error {
+			rf.prefix = fmt.Sprintf("%sbench:%d:", rf.prefix, time.Now().UnixNano())
+			rdb, err := rf.client()
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			if err := rdb.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("the benchmark needs a real Redis: %s: %w", rf.addr, err)
+			}
+			fmt.Printf("inbond bench: %d events, %d shipments, Redis %s (keys under %s, removed afterwards)\n", *events, *shipments, rf.addr, rf.prefix)
+			_, err = processor.Bench(ctx, processor.BenchConfig{
+				Redis: rdb, Prefix: rf.prefix, Events: *events, Shipments: *shipments, Out: os.Stdout,
+			})
+			return err
+		})
+}

@@ -1,0 +1,269 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/internal/embedded"
+	"github.com/inbond/inbond/sim"
+	"github.com/inbond/inbond/state"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+)
+
+// BenchConfig configures a processor benchmark.
+type BenchConfig struct {
+	Redis     *redis.Client // a real Redis; keys go under Prefix and are deleted afterwards
+	Prefix    string
+	Events    int
+	Shipments int
+	// Rounds of (baseline, processor), interleaved so both see the same
+	// machine; the best of each is compared (default 2).
+	Rounds int
+	Out    io.Writer // progress and results; nil for none
+}
+
+// Latencies summarizes a set of durations.
+type Latencies struct{ P50, P99, Max time.Duration }
+
+func summarize(d []time.Duration) Latencies {
+	if len(d) == 0 {
+		return Latencies{}
+	}
+	slices.Sort(d)
+	at := func(q float64) time.Duration { return d[min(len(d)-1, int(q*float64(len(d))))] }
+	return Latencies{P50: at(0.50), P99: at(0.99), Max: d[len(d)-1]}
+}
+
+// Run is one measured pass.
+type Run struct {
+	Events    int
+	Elapsed   time.Duration
+	PerSecond float64
+	Writes    int       // Redis writes (flushes or pipelines)
+	Latency   Latencies // per Redis write
+}
+
+func (r Run) String() string {
+	return fmt.Sprintf("%9.0f events/s  (%d events in %s; %d Redis writes, latency p50 %s p99 %s max %s)",
+		r.PerSecond, r.Events, r.Elapsed.Round(time.Millisecond), r.Writes, r.Latency.P50.Round(time.Microsecond),
+		r.Latency.P99.Round(time.Microsecond), r.Latency.Max.Round(time.Microsecond))
+}
+
+// BenchResult is the processor measured next to the baseline, in one run.
+type BenchResult struct {
+	Baseline  Run // read from Kafka, one pipelined Redis write per event, nothing else
+	Processor Run // the processor: decode, apply, atomic flush of state + offset
+}
+
+// Ratio is the processor's throughput as a fraction of the baseline's.
+func (r BenchResult) Ratio() float64 { return r.Processor.PerSecond / r.Baseline.PerSecond }
+
+// Bench pre-generates cfg.Events events for cfg.Shipments shipments, writes
+// them to an in-process Kafka cluster (12 partitions), and measures, on the
+// same data and machine, first the baseline and then the processor.
+func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
+	say := func(format string, args ...any) {
+		if cfg.Out != nil {
+			fmt.Fprintf(cfg.Out, format+"\n", args...)
+		}
+	}
+	brokers, stop, err := embedded.Kafka(embedded.KafkaConfig{})
+	if err != nil {
+		return BenchResult{}, err
+	}
+	defer stop()
+	defer cleanup(cfg.Redis, cfg.Prefix)
+
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: cfg.Shipments, Events: cfg.Events, Seed: 1})
+	if err := load(ctx, brokers, envs); err != nil {
+		return BenchResult{}, err
+	}
+	say("loaded %d events for %d shipments into in-process Kafka (%d partitions)", len(envs), cfg.Shipments, bus.DefaultPartitions)
+
+	var res BenchResult
+	rounds := max(cfg.Rounds, 2)
+	for i := range rounds {
+		tag := strconv.Itoa(i)
+		b, err := baseline(ctx, brokers, cfg.Redis, cfg.Prefix+"baseline"+tag+":", len(envs))
+		if err != nil {
+			return res, err
+		}
+		say("round %d baseline   %s", i+1, b)
+		p, err := processorRun(ctx, brokers, cfg.Redis, cfg.Prefix+"proc"+tag+":", "inbond-bench-"+tag, len(envs))
+		if err != nil {
+			return res, err
+		}
+		say("round %d processor  %s", i+1, p)
+		if b.PerSecond > res.Baseline.PerSecond {
+			res.Baseline = b
+		}
+		if p.PerSecond > res.Processor.PerSecond {
+			res.Processor = p
+		}
+	}
+	say("best baseline   %s", res.Baseline)
+	say("best processor  %s", res.Processor)
+	say("processor / baseline = %.2f", res.Ratio())
+	return res, nil
+}
+
+func load(ctx context.Context, brokers []string, envs []*event.Envelope) error {
+	w := bus.NewWriter(brokers)
+	defer w.Close()
+	batch := make([]kafka.Message, 0, bus.MaxBatchRecords)
+	for i, e := range envs {
+		b, err := event.Marshal(e)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, kafka.Message{Topic: string(event.TopicEvents), Key: []byte(e.Subject), Value: b})
+		if len(batch) == cap(batch) || i == len(envs)-1 {
+			if err := w.WriteMessages(ctx, batch...); err != nil {
+				return fmt.Errorf("load events: %w", err)
+			}
+			batch = batch[:0]
+		}
+	}
+	return nil
+}
+
+// baseline reads every partition in parallel and writes each event to Redis
+// with one SET, 500 per pipeline: the cost of moving the events through,
+// without decoding or state.
+func baseline(ctx context.Context, brokers []string, rdb *redis.Client, prefix string, total int) (Run, error) {
+	ends, err := endOffsets(ctx, brokers)
+	if err != nil {
+		return Run{}, err
+	}
+	var mu sync.Mutex
+	var lat []time.Duration
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(ends))
+	for p, end := range ends {
+		wg.Go(func() {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: string(event.TopicEvents), Partition: p,
+				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond, QueueCapacity: readBatch})
+			defer r.Close()
+			pipe := rdb.Pipeline()
+			var mine []time.Duration
+			exec := func() {
+				t := time.Now()
+				if _, err := pipe.Exec(ctx); err != nil {
+					errs[p] = err
+				}
+				mine = append(mine, time.Since(t))
+			}
+			for n := int64(0); n < end; n++ {
+				m, err := r.FetchMessage(ctx)
+				if err != nil {
+					errs[p] = err
+					return
+				}
+				pipe.Set(ctx, prefix+strconv.Itoa(p)+":"+strconv.FormatInt(m.Offset, 10), m.Value, 0)
+				if pipe.Len() == 500 {
+					exec()
+				}
+			}
+			if pipe.Len() > 0 {
+				exec()
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	for _, err := range errs {
+		if err != nil {
+			return Run{}, fmt.Errorf("baseline: %w", err)
+		}
+	}
+	return Run{Events: total, Elapsed: elapsed, PerSecond: float64(total) / elapsed.Seconds(), Writes: len(lat), Latency: summarize(lat)}, nil
+}
+
+// processorRun runs one processor from the start of the topic until the
+// offsets stored in Redis reach the end of every partition.
+func processorRun(ctx context.Context, brokers []string, rdb *redis.Client, prefix, group string, total int) (Run, error) {
+	ends, err := endOffsets(ctx, brokers)
+	if err != nil {
+		return Run{}, err
+	}
+	store := state.NewStore(rdb, prefix)
+	var mu sync.Mutex
+	var lat []time.Duration
+	p, err := New(Config{
+		Brokers: brokers, Group: group, Owner: "bench", SessionTimeout: 6 * time.Second,
+		Store: store, Metrics: NewMetrics(prometheus.NewRegistry()),
+		OnFlush: func(d time.Duration, _, _ int) { mu.Lock(); lat = append(lat, d); mu.Unlock() },
+	})
+	if err != nil {
+		return Run{}, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- p.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	for {
+		caughtUp := true
+		for part, end := range ends {
+			off, err := rdb.HGet(ctx, store.OffsetKey(part), "offset").Int64()
+			if err != nil && err != redis.Nil {
+				return Run{}, err
+			}
+			if off < end {
+				caughtUp = false
+				break
+			}
+		}
+		if caughtUp {
+			break
+		}
+		select {
+		case err := <-done:
+			return Run{}, fmt.Errorf("processor stopped: %v", err)
+		case <-ctx.Done():
+			return Run{}, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	elapsed := time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
+	return Run{Events: total, Elapsed: elapsed, PerSecond: float64(total) / elapsed.Seconds(), Writes: len(lat), Latency: summarize(lat)}, nil
+}
+
+func endOffsets(ctx context.Context, brokers []string) ([]int64, error) {
+	n, err := partitionCount(ctx, brokers, string(event.TopicEvents))
+	if err != nil {
+		return nil, err
+	}
+	ends := make([]int64, n)
+	for p := range n {
+		c, err := kafka.DialLeader(ctx, "tcp", brokers[0], string(event.TopicEvents), p)
+		if err != nil {
+			return nil, err
+		}
+		ends[p], err = c.ReadLastOffset()
+		c.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ends, nil
+}
+
+func cleanup(rdb *redis.Client, prefix string) {
+	_ = state.NewStore(rdb, prefix).DeletePrefix(context.Background())
+}

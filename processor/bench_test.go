@@ -1,0 +1,29 @@
+package processor_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/inbond/inbond/internal/testenv"
+	"github.com/inbond/inbond/processor"
+)
+
+// BenchmarkProcessor streams pre-generated events through in-process Kafka
+// into the processor with real Redis, next to the baseline measured in the
+// same run. Run: go test ./processor -run '^$' -bench Processor -benchtime 1x
+func BenchmarkProcessor(b *testing.B) {
+	r := testenv.NewRedis(b)
+	for b.Loop() {
+		res, err := processor.Bench(b.Context(), processor.BenchConfig{
+			Redis: r.Client, Prefix: r.Prefix, Events: 200_000, Shipments: 1000, Out: os.Stdout,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(res.Processor.PerSecond, "events/s")
+		b.ReportMetric(res.Baseline.PerSecond, "baseline-events/s")
+		b.ReportMetric(res.Ratio(), "ratio")
+		b.ReportMetric(float64(res.Processor.Latency.P50.Microseconds()), "flush-p50-µs")
+		b.ReportMetric(float64(res.Processor.Latency.P99.Microseconds()), "flush-p99-µs")
+	}
+}
