@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/bus"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
@@ -70,8 +71,8 @@ func newKafkaGateway(cfg KafkaConfig, r *router) *kafkaGateway {
 			GroupTopics:       topics,
 			StartOffset:       kafka.FirstOffset,
 			MinBytes:          1,
-			MaxBytes:          8 << 20,
-			MaxWait:           250 * time.Millisecond,
+			MaxBytes:          bus.ReaderMaxBytes,
+			MaxWait:           bus.ReaderMaxWait, // see bus.ReaderMaxWait: shorter can livelock
 			SessionTimeout:    cfg.SessionTimeout,
 			HeartbeatInterval: cfg.SessionTimeout / 10,
 			RebalanceTimeout:  cfg.SessionTimeout,

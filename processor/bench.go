@@ -151,8 +151,7 @@ func baseline(ctx context.Context, brokers []string, rdb *redis.Client, prefix s
 	errs := make([]error, len(ends))
 	for p, end := range ends {
 		wg.Go(func() {
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: string(event.TopicEvents), Partition: p,
-				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond, QueueCapacity: readBatch})
+			r := bus.PartitionReader(brokers, string(event.TopicEvents), p, readBatch, nil)
 			defer r.Close()
 			pipe := rdb.Pipeline()
 			var mine []time.Duration

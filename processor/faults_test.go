@@ -65,6 +65,13 @@ func TestCrashRecoverySIGKILL(t *testing.T) {
 		proc = startProcessProcess(t, brokers, r, "g-crash", "crashy-"+string(rune('0'+kills)))
 	}
 	<-streamed
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = proc.cmd.Process.Signal(syscall.SIGQUIT) // Go prints every goroutine's stack
+			time.Sleep(time.Second)
+			t.Logf("last processor's log and goroutines:\n%s", tail(proc.log.String(), 400))
+		}
+	})
 	waitCaughtUp(t, brokers, r.Client, store, 3*time.Minute)
 	proc.stop(t)
 	t.Logf("%d SIGKILLs; last restart caught up", kills)
@@ -211,4 +218,10 @@ func seeLog(log *syncBuffer, needle string, n int, within time.Duration) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return true
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

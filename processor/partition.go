@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -52,9 +53,8 @@ func (p *Processor) runPartition(ctx context.Context, gen *kafka.Generation, par
 	defer m.OwnedPartitions.Dec()
 	log.Info("partition claimed", zap.Int64("epoch", claim.Epoch), zap.Int64("offset", claim.Offset))
 
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: p.cfg.Brokers, Topic: string(p.cfg.Topic), Partition: part,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond, QueueCapacity: readBatch,
+	reader := bus.PartitionReader(p.cfg.Brokers, string(p.cfg.Topic), part, readBatch, func(msg string, args ...any) {
+		log.Warn("kafka reader: " + fmt.Sprintf(msg, args...))
 	})
 	defer reader.Close()
 	start := claim.Offset

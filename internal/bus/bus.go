@@ -111,3 +111,30 @@ func PartitionOf(key []byte, n int) int {
 	}
 	return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: key}, parts...)
 }
+
+// Reader fetch settings every inbond consumer uses.
+//
+// kafka-go gives a fetch response ReaderMaxWait to arrive (the read deadline
+// is MaxWait) and retries the same fetch on a timeout. A broker slower than
+// that to assemble a large response, under load or on a slow link, would
+// time out on every retry and the reader would never progress: with a 50 ms
+// MaxWait and 16 MiB fetches it did against a loaded broker. MinBytes 1
+// makes the broker answer as soon as it has data, so the longer wait costs
+// latency only when the partition is idle.
+const (
+	ReaderMaxWait  = 500 * time.Millisecond
+	ReaderMaxBytes = 4 << 20
+)
+
+// PartitionReader returns a reader of one partition of topic, positioned by
+// the caller with SetOffset. errorf receives the reader's errors.
+func PartitionReader(brokers []string, topic string, partition, queue int, errorf func(string, ...any)) *kafka.Reader {
+	cfg := kafka.ReaderConfig{
+		Brokers: brokers, Topic: topic, Partition: partition,
+		MinBytes: 1, MaxBytes: ReaderMaxBytes, MaxWait: ReaderMaxWait, QueueCapacity: queue,
+	}
+	if errorf != nil {
+		cfg.ErrorLogger = kafka.LoggerFunc(errorf)
+	}
+	return kafka.NewReader(cfg)
+}

@@ -244,7 +244,7 @@ func summarize(ctx context.Context, store *state.Store, out io.Writer, period ti
 func tail(ctx context.Context, brokers []string, out io.Writer, log *zap.Logger) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: brokers, GroupID: "inbond-demo-tail", GroupTopics: []string{string(event.TopicEvents), string(event.TopicDLQ)},
-		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 100 * time.Millisecond,
+		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: bus.ReaderMaxBytes, MaxWait: bus.ReaderMaxWait,
 		SessionTimeout: 6 * time.Second, CommitInterval: time.Second,
 	})
 	defer r.Close()

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/state"
 	"github.com/redis/go-redis/v9"
@@ -252,9 +253,7 @@ func ReadTopic(t testing.TB, brokers []string, topic string, want int, within ti
 	out := make(map[int][]kafka.Message, len(parts))
 	readers := make([]*kafka.Reader, len(parts))
 	for i, p := range parts {
-		readers[i] = kafka.NewReader(kafka.ReaderConfig{
-			Brokers: brokers, Topic: topic, Partition: p.ID, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 50 * time.Millisecond,
-		})
+		readers[i] = bus.PartitionReader(brokers, topic, p.ID, 1000, nil)
 		defer readers[i].Close()
 	}
 	type rec struct {
