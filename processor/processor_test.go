@@ -1,12 +1,19 @@
 package processor_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/testenv"
+	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
 )
@@ -52,4 +59,45 @@ func TestStateEqualsReference(t *testing.T) {
 	if dl != open {
 		t.Errorf("deadline index holds %d shipments, want the %d open ones", dl, open)
 	}
+}
+
+// TestGracefulShutdownFlushes: with periodic flushing effectively off, the
+// state in Redis can only come from the flush a clean stop makes; it must
+// hold every applied event.
+func TestGracefulShutdownFlushes(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	r := testenv.NewRedis(t)
+	store := state.NewStore(r.Client, r.Prefix)
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: 100, Events: 10_000, Seed: 3})
+	produce(t, brokers, envs)
+
+	reg := prometheus.NewRegistry()
+	metrics := processor.NewMetrics(reg)
+	p, err := processor.New(processor.Config{
+		Brokers: brokers, Group: "g-graceful", Owner: "graceful", SessionTimeout: time.Second,
+		FlushInterval: time.Hour, FlushEvents: 1 << 30, Store: store, Metrics: metrics,
+		Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(time.Minute)
+	for testutil.ToFloat64(metrics.Events.WithLabelValues(processor.OutcomeApplied)) < float64(len(envs)) {
+		if time.Now().After(deadline) {
+			t.Fatal("events not applied within a minute")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(snapshot(t, r.Client, r.Prefix)); n != 12 { // only the claims' offset hashes
+		t.Fatalf("%d keys in Redis before the stop; periodic flushing should be off", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitCaughtUp(t, brokers, r.Client, store, time.Second)
+	matchesReference(t, snapshot(t, r.Client, r.Prefix), store, envs, bus.DefaultPartitions)
 }
