@@ -49,9 +49,12 @@ func (p *Position) Validate() error {
 // and 14.73 psia); the cumulative volume is the meter's totalizer since the
 // start of the movement.
 type MeterReading struct {
-	Meter           MeterID         `json:"meter"`
-	FlowRate        float64         `json:"flow_rate"`  // volume per hour, in Unit
-	Cumulative      float64         `json:"cumulative"` // totalizer, in Unit
+	Meter      MeterID `json:"meter"`
+	FlowRate   float64 `json:"flow_rate"`  // volume per hour at standard conditions, in Unit
+	Cumulative float64 `json:"cumulative"` // totalizer at standard conditions, in Unit
+	// GrossCumulative, when the flow computer reports it, is the totalizer at
+	// flowing conditions, before correction to standard conditions.
+	GrossCumulative float64         `json:"gross_cumulative,omitempty"`
 	Unit            VolumeUnit      `json:"unit"`
 	Pressure        float64         `json:"pressure"`
 	PressureUnit    PressureUnit    `json:"pressure_unit"`
@@ -71,6 +74,7 @@ func (m *MeterReading) Normalize() error {
 	m.Cumulative, m.Unit, err = canonicalVolume("unit", m.Cumulative, unit)
 	e.add(err)
 	m.FlowRate, _, _ = canonicalVolume("unit", m.FlowRate, unit)
+	m.GrossCumulative, _, _ = canonicalVolume("unit", m.GrossCumulative, unit)
 	m.Pressure, m.PressureUnit, err = canonicalPressure("pressure_unit", m.Pressure, m.PressureUnit)
 	e.add(err)
 	m.Temperature, m.TemperatureUnit, err = canonicalTemperature("temperature_unit", m.Temperature, m.TemperatureUnit)
@@ -85,6 +89,7 @@ func (m *MeterReading) Validate() error {
 	e.add(canonicalUnit("unit", m.Unit))
 	e.add(inRange("flow_rate", m.FlowRate, 0, 1e7))
 	e.add(inRange("cumulative", m.Cumulative, 0, 1e12))
+	e.add(inRange("gross_cumulative", m.GrossCumulative, 0, 1e12))
 	if m.PressureUnit != PressurePSIG {
 		e.add(invalid("pressure_unit", m.PressureUnit, RuleUnit, "canonical events carry psig"))
 	}

@@ -3,8 +3,10 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -12,175 +14,252 @@ import (
 	"github.com/inbond/inbond/ingest"
 )
 
-// Waypoint is a point of a route corridor.
-type Waypoint struct{ Lat, Lon float64 }
-
-// Plan is one movement to simulate.
-type Plan struct {
-	Shipment event.ShipmentID
-	Manifest event.Manifest
-	Start    time.Time
-	Duration time.Duration // from departure to arrival at the destination
-	// Pipelines: FlowRate in the manifest's unit per hour at the entry meter,
-	// and the line-fill delay before product reaches the exit meter.
-	FlowRate float64
-	LineLag  time.Duration
-	// Conveyances: the corridor the vehicle follows.
-	Route []Waypoint
-	// Cadence of telemetry (default 15 minutes for meters, 5 for positions).
-	Cadence time.Duration
+// Stream is what a simulation produces: the messages carriers publish, in
+// simulated-time order, and the ground-truth labels.
+type Stream struct {
+	Messages []Message
+	Labels   []Label
 }
 
-// Generate returns every message of the plans, sorted by simulated time (ties
-// in plan order), deterministically for a seed.
-func Generate(plans []Plan, seed uint64) []Message {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	var out []Message
-	for i := range plans {
-		out = append(out, generatePlan(&plans[i], rng)...)
+// Generate plays sc deterministically: the same scenario, seed and injected
+// rules give byte-identical messages and labels. Each rule in inject is
+// added to every shipment it applies to, on top of the scenario's own.
+func Generate(sc *Scenario, seed uint64, inject []Rule) (*Stream, error) {
+	corridors, err := Corridors()
+	if err != nil {
+		return nil, err
 	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].At.Before(out[b].At) })
-	return out
-}
-
-type emitter struct {
-	p    *Plan
-	out  []Message
-	seqs map[event.DeviceID]uint64
-}
-
-func (e *emitter) kafka(topic event.Topic, at time.Time, typ string, data any) {
-	body := mustJSON(map[string]any{
-		"type": typ, "shipment": e.p.Shipment, "carrier": e.p.Manifest.Carrier.SCAC,
-		"time": at.UTC().Format(time.RFC3339Nano), "data": data,
-	})
-	e.out = append(e.out, Message{At: at, Via: ViaKafka, Topic: string(topic), Key: string(e.p.Shipment), Body: body})
-}
-
-func (e *emitter) telemetry(at time.Time, device event.DeviceID, typ string, data any) {
-	e.seqs[device]++
-	body := mustJSON(map[string]any{
-		"type": typ, "device": device, "seq": e.seqs[device], "time": at.UTC().Format(time.RFC3339Nano), "data": data,
-	})
-	topic := ingest.MQTTTopic(e.p.Manifest.Carrier.SCAC, e.p.Shipment, ingest.ChannelTelemetry)
-	e.out = append(e.out, Message{At: at, Via: ViaMQTT, Topic: topic, Body: body})
-}
-
-func generatePlan(p *Plan, rng *rand.Rand) []Message {
-	e := &emitter{p: p, seqs: map[event.DeviceID]uint64{}}
-	m := p.Manifest
-	e.out = append(e.out, Message{At: p.Start, Via: ViaKafka, Topic: string(event.TopicManifests), Key: string(p.Shipment), Body: mustJSON(m)})
-	e.kafka(event.TopicCarrierEvents, p.Start.Add(time.Minute), "departed", event.Departed{Port: m.OriginPort})
-	end := p.Start.Add(p.Duration)
-	if m.Mode == event.ModePipeline {
-		pipeline(e, rng, end)
-	} else {
-		conveyance(e, rng, end)
-	}
-	e.kafka(event.TopicCarrierEvents, end.Add(30*time.Minute), "arrived", event.Arrived{Port: m.DestinationPort})
-	return e.out
-}
-
-// pipeline emits entry and exit meter readings: the batch enters at FlowRate
-// until the declared quantity is in, and leaves LineLag later at the same rate.
-func pipeline(e *emitter, rng *rand.Rand, end time.Time) {
-	p, m := e.p, e.p.Manifest
-	cadence := cmp(p.Cadence, 15*time.Minute)
-	entryDev, exitDev := event.DeviceID(string(m.EntryMeter)+"-FC"), event.DeviceID(string(m.ExitMeter)+"-FC")
-	fill := time.Duration(m.DeclaredQuantity / p.FlowRate * float64(time.Hour))
-	volumeAt := func(since time.Duration) float64 {
-		return math.Min(m.DeclaredQuantity, math.Max(0, since.Hours()*p.FlowRate))
-	}
-	for t := p.Start.Add(cadence); !t.After(end); t = t.Add(cadence) {
-		in, out := volumeAt(t.Sub(p.Start)), volumeAt(t.Sub(p.Start)-p.LineLag)
-		rate := func(since time.Duration) float64 {
-			if since < 0 || since > fill {
-				return 0
+	out := &Stream{}
+	for i := range sc.Shipments {
+		sp := sc.Shipments[i]
+		c := corridors[sp.Corridor]
+		for _, r := range inject {
+			if r.AppliesTo(c.Mode, sp.Product) && !slices.Contains(sp.Deviations, r) {
+				sp.Deviations = append(sp.Deviations, r)
 			}
-			return p.FlowRate * (1 + rng.NormFloat64()*0.002)
 		}
-		e.telemetry(t, entryDev, "meter", reading(m.EntryMeter, m.Unit, in, rate(t.Sub(p.Start)), rng))
-		e.telemetry(t, exitDev, "meter", reading(m.ExitMeter, m.Unit, out, rate(t.Sub(p.Start)-p.LineLag), rng))
-	}
-}
-
-func reading(meter event.MeterID, unit event.VolumeUnit, cumulative, rate float64, rng *rand.Rand) event.MeterReading {
-	return event.MeterReading{
-		Meter: meter, FlowRate: round(rate, 1), Cumulative: round(cumulative, 2), Unit: unit,
-		Pressure: round(850+rng.NormFloat64()*5, 1), PressureUnit: event.PressurePSIG,
-		Temperature: round(58+rng.NormFloat64()*2, 1), TemperatureUnit: event.TemperatureF,
-	}
-}
-
-// conveyance emits positions along the route at a constant pace, with a
-// border crossing at the first waypoint (the port of entry).
-func conveyance(e *emitter, rng *rand.Rand, end time.Time) {
-	p, m := e.p, e.p.Manifest
-	cadence := cmp(p.Cadence, 5*time.Minute)
-	gps := event.DeviceID(string(p.Shipment) + "-GPS")
-	seal := event.DeviceID(string(p.Shipment) + "-SEAL")
-	legs := make([]float64, len(p.Route))
-	total := 0.0
-	for i := 1; i < len(p.Route); i++ {
-		total += haversineKm(p.Route[i-1], p.Route[i])
-		legs[i] = total
-	}
-	speed := total / p.Duration.Hours()
-	e.kafka(event.TopicCarrierEvents, p.Start.Add(2*time.Minute), "border_crossed",
-		event.BorderCrossed{Port: m.OriginPort, Lat: p.Route[0].Lat, Lon: p.Route[0].Lon})
-	for t := p.Start.Add(cadence); !t.After(end); t = t.Add(cadence) {
-		d := speed * t.Sub(p.Start).Hours()
-		i := sort.SearchFloat64s(legs, d)
-		pos := p.Route[len(p.Route)-1]
-		heading := 0.0
-		if i > 0 && i < len(p.Route) {
-			a, b := p.Route[i-1], p.Route[i]
-			f := (d - legs[i-1]) / (legs[i] - legs[i-1])
-			pos = Waypoint{a.Lat + (b.Lat-a.Lat)*f, a.Lon + (b.Lon-a.Lon)*f}
-			heading = bearing(a, b)
+		h := fnv.New64a()
+		h.Write([]byte(sp.ID))
+		g := &gen{
+			sp: &sp, c: c, th: DefaultThresholds, start: sc.Start.Add(sp.StartAfter),
+			rng:  rand.New(rand.NewPCG(seed, h.Sum64())),
+			dev:  map[Rule]bool{},
+			seqs: map[event.DeviceID]uint64{},
 		}
-		e.telemetry(t, gps, "position", event.Position{
-			Lat: round(pos.Lat+rng.NormFloat64()*0.00005, 6), Lon: round(pos.Lon+rng.NormFloat64()*0.00005, 6),
-			SpeedKmh: round(speed*(1+rng.NormFloat64()*0.03), 1), HeadingDeg: round(heading, 1), AccuracyM: 5,
-		})
-		if t.Sub(p.Start)%time.Hour < cadence {
-			e.telemetry(t, seal, "seal", event.SealState{Seal: string(p.Shipment) + "-S1", State: event.SealIntact})
+		for _, r := range sp.Deviations {
+			g.dev[r] = true
+		}
+		if err := g.run(); err != nil {
+			return nil, fmt.Errorf("shipment %s: %w", sp.ID, err)
+		}
+		out.Messages = append(out.Messages, g.msgs...)
+		out.Labels = append(out.Labels, g.labels...)
+	}
+	sort.SliceStable(out.Messages, func(a, b int) bool { return out.Messages[a].At.Before(out.Messages[b].At) })
+	return out, nil
+}
+
+// gen generates one shipment. It is used by one goroutine.
+type gen struct {
+	sp     *ShipmentSpec
+	c      *Corridor
+	th     Thresholds
+	start  time.Time
+	rng    *rand.Rand
+	dev    map[Rule]bool
+	seqs   map[event.DeviceID]uint64
+	m      *event.Manifest
+	msgs   []Message
+	labels []Label
+	// gapFrom and gapTo bound a telemetry blackout (RuleGap).
+	gapFrom, gapTo time.Time
+	// Outcome volumes, for the labels.
+	entryTotal, exitTotal, delivered float64
+}
+
+func (g *gen) run() error {
+	g.m = g.manifest()
+	g.kafka(event.TopicManifests, g.start, g.mustJSON(g.m))
+	var arrived time.Time
+	var err error
+	if g.c.Mode == event.ModePipeline {
+		arrived, err = g.pipeline()
+	} else {
+		arrived, err = g.conveyance()
+	}
+	if err != nil {
+		return err
+	}
+	g.finish(arrived)
+	g.adversarial()
+	return nil
+}
+
+// manifest builds the declaration from the spec and corridor.
+func (g *gen) manifest() *event.Manifest {
+	sp, c := g.sp, g.c
+	m := &event.Manifest{
+		InBondNumber: event.InBondNumber(sp.InBondSerial), EntryType: sp.EntryType, Mode: c.Mode,
+		Product: sp.Product, HTS: sp.HTS, DeclaredQuantity: sp.Quantity,
+		Importer:        event.Party{Name: sp.Importer.Name, ID: sp.Importer.ID},
+		Carrier:         event.BondedCarrier{SCAC: sp.Carrier.SCAC, IRSNumber: sp.Carrier.IRSNumber},
+		CountryOfOrigin: sp.Country, OriginPort: c.OriginPort, DestinationPort: c.DestinationPort,
+		CreatedAt: g.start,
+	}
+	if m.CountryOfOrigin == "" {
+		m.CountryOfOrigin = "CA"
+	}
+	if m.EntryType == "" {
+		m.EntryType = event.EntryTE
+	}
+	if sp.Product == event.ProductGas {
+		m.Unit = event.VolumeMcf
+		m.DeclaredQuality.HeatingValue = f(sp.HeatingValue)
+		if m.HTS == "" {
+			m.HTS = "2711.21.00"
+		}
+	} else {
+		m.Unit = event.VolumeBarrels
+		m.DeclaredQuality.APIGravity, m.DeclaredQuality.SulfurPct = f(sp.APIGravity), f(sp.SulfurPct)
+		if m.HTS == "" {
+			m.HTS = "2709.00.20"
+			if sp.APIGravity < event.HeavyCrudeAPILimit {
+				m.HTS = "2709.00.10"
+			}
 		}
 	}
+	if c.Mode == event.ModePipeline {
+		m.EntryMeter, m.ExitMeter = c.EntryMeter.ID, c.ExitMeter.ID
+		m.Devices = []event.DeviceID{g.fc(m.EntryMeter), g.fc(m.ExitMeter), g.analyzer()}
+	} else {
+		m.Corridor = c.ID
+		m.Devices = []event.DeviceID{g.gps(), g.sealDevice(), g.lab()}
+	}
+	days := g.sp.DeadlineDays
+	if days == 0 {
+		days = event.MaxInBondDays(c.Mode)
+	}
+	m.Deadline = g.start.AddDate(0, 0, days)
+	return m
 }
 
-func haversineKm(a, b Waypoint) float64 {
-	const r = 6371.0088
-	la1, la2 := a.Lat*math.Pi/180, b.Lat*math.Pi/180
-	dla, dlo := la2-la1, (b.Lon-a.Lon)*math.Pi/180
-	h := math.Sin(dla/2)*math.Sin(dla/2) + math.Cos(la1)*math.Cos(la2)*math.Sin(dlo/2)*math.Sin(dlo/2)
-	return 2 * r * math.Asin(math.Sqrt(h))
+func (g *gen) fc(meter event.MeterID) event.DeviceID { return event.DeviceID(string(meter) + "-FC") }
+func (g *gen) analyzer() event.DeviceID               { return event.DeviceID(string(g.c.EntryMeter.ID) + "-QA") }
+func (g *gen) gps() event.DeviceID                    { return event.DeviceID(string(g.sp.ID) + "-GPS") }
+func (g *gen) sealDevice() event.DeviceID             { return event.DeviceID(string(g.sp.ID) + "-SEAL") }
+func (g *gen) lab() event.DeviceID                    { return event.DeviceID(string(g.sp.ID) + "-LAB") }
+func (g *gen) sealID() string                         { return string(g.sp.ID) + "-S1" }
+
+// --- emitting ---
+
+func (g *gen) mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sim: marshal %T: %v", v, err))
+	}
+	return b
 }
 
-func bearing(a, b Waypoint) float64 {
-	la1, la2 := a.Lat*math.Pi/180, b.Lat*math.Pi/180
-	dlo := (b.Lon - a.Lon) * math.Pi / 180
-	y := math.Sin(dlo) * math.Cos(la2)
-	x := math.Cos(la1)*math.Sin(la2) - math.Sin(la1)*math.Cos(la2)*math.Cos(dlo)
-	return math.Mod(math.Atan2(y, x)*180/math.Pi+360, 360)
+func (g *gen) kafka(topic event.Topic, at time.Time, body []byte) {
+	g.msgs = append(g.msgs, Message{At: at, Via: ViaKafka, Topic: string(topic), Key: string(g.sp.ID), Body: body})
 }
+
+// carrierEvent publishes a milestone from the carrier's system on Kafka.
+func (g *gen) carrierEvent(at time.Time, typ string, data any) {
+	g.kafka(event.TopicCarrierEvents, at, g.mustJSON(map[string]any{
+		"type": typ, "shipment": g.sp.ID, "carrier": g.sp.Carrier.SCAC, "time": stamp(at), "data": data,
+	}))
+}
+
+// telemetry publishes a device reading on MQTT in the compact form,
+// numbering it in the device's sequence. Readings inside a gap are dropped.
+func (g *gen) telemetry(at time.Time, device event.DeviceID, typ string, data any) {
+	if !g.gapFrom.IsZero() && !at.Before(g.gapFrom) && at.Before(g.gapTo) {
+		return
+	}
+	g.seqs[device]++
+	g.rawTelemetry(at, device, g.seqs[device], at, typ, data, g.sp.Carrier.SCAC)
+}
+
+// compactTelemetry is the compact form a device publishes (see ingest.Decoder).
+type compactTelemetry struct {
+	Type   string         `json:"type"`
+	Device event.DeviceID `json:"device"`
+	Seq    uint64         `json:"seq"`
+	Time   string         `json:"time"`
+	Data   any            `json:"data"`
+}
+
+func (g *gen) rawTelemetry(at time.Time, device event.DeviceID, seq uint64, observed time.Time, typ string, data any, carrier event.CarrierID) {
+	body := g.mustJSON(compactTelemetry{Type: typ, Device: device, Seq: seq, Time: stamp(observed), Data: data})
+	topic := ingest.MQTTTopic(carrier, g.sp.ID, ingest.ChannelTelemetry)
+	g.msgs = append(g.msgs, Message{At: at, Via: ViaMQTT, Topic: topic, Body: body})
+}
+
+func (g *gen) label(rule Rule, begins time.Time, values map[string]any) {
+	g.labels = append(g.labels, Label{Kind: "deviation", Shipment: g.sp.ID, Rule: rule, Begins: begins.UTC(), Values: values})
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func f(v float64) *float64 { return &v }
 
 func round(v float64, places int) float64 {
 	p := math.Pow(10, float64(places))
 	return math.Round(v*p) / p
 }
 
-func cmp(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
+// finish reports arrival and the end of the movement, with the overdue and
+// late-report deviations, and labels a clean shipment's expected outcome.
+func (g *gen) finish(arrived time.Time) {
+	m := g.m
+	reported := arrived
+	if g.dev[RuleLateReport] {
+		due := addBusinessDays(arrived, g.th.ReportBusinessDays)
+		reported = due.Add(48 * time.Hour)
+		g.label(RuleLateReport, due, map[string]any{
+			"arrived_at": stamp(arrived), "reported_at": stamp(reported), "due_by": stamp(due),
+			"threshold_business_days": g.th.ReportBusinessDays,
+		})
 	}
-	return def
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("sim: marshal %T: %v", v, err))
+	port := m.DestinationPort
+	if g.dev[RuleDiversion] {
+		port = alternatePort(m.DestinationPort)
+		g.label(RuleDiversion, reported, map[string]any{
+			"arrived_port": port, "declared_destination": m.DestinationPort, "approved_diversion": false,
+		})
 	}
-	return b
+	if g.dev[RuleOverdue] {
+		// The deadline was declared too short for the journey: it passes in transit.
+		m.Deadline = g.start.Add(arrived.Sub(g.start) * 6 / 10).Truncate(time.Minute)
+		g.msgs[0].Body = g.mustJSON(m)
+		g.label(RuleOverdue, m.Deadline, map[string]any{"deadline": stamp(m.Deadline), "arrived_at": stamp(arrived)})
+	}
+	g.carrierEvent(reported, "arrived", event.Arrived{Port: port})
+	status := "exported"
+	if m.EntryType == event.EntryIT {
+		status = "concluded"
+		net := g.delivered
+		if g.dev[RuleImbalance] && m.Mode.Conveyance() {
+			net = round(m.DeclaredQuantity*0.97, 2)
+			g.label(RuleImbalance, reported.Add(30*time.Minute), map[string]any{
+				"loaded": m.DeclaredQuantity, "delivered_net": net, "shortfall_pct": 3.0, "threshold_pct": g.th.ImbalancePct,
+			})
+		}
+		g.carrierEvent(reported.Add(30*time.Minute), "delivered", event.Delivered{
+			Ticket: "T-" + string(g.sp.ID), Gross: round(net*1.002, 2), Net: net, Unit: m.Unit,
+		})
+	} else {
+		g.carrierEvent(reported.Add(20*time.Minute), "exported", event.Exported{Port: port})
+	}
+	if len(g.sp.Deviations) == 0 {
+		v := map[string]any{"status": status, "arrival_port": port, "declared_quantity": m.DeclaredQuantity, "unit": m.Unit}
+		if m.Mode == event.ModePipeline {
+			v["entry_volume"], v["exit_volume"] = round(g.entryTotal, 2), round(g.exitTotal, 2)
+		}
+		if status == "concluded" {
+			v["delivered_net"] = g.delivered
+		}
+		g.labels = append(g.labels, Label{Kind: "expected", Shipment: g.sp.ID, Values: v})
+	}
 }

@@ -89,33 +89,46 @@ func (p *NetPublisher) Close() error {
 	return p.kafka.Close()
 }
 
-// Play publishes msgs (sorted by At) paced by a clock running speed times
-// faster than real time from the first message's At; speed <= 0 publishes as
-// fast as the brokers accept. Messages due at the same wall instant go out
-// together. It returns the number published.
-func Play(ctx context.Context, msgs []Message, pub Publisher, speed float64) (int, error) {
+// Pace says how fast Play publishes.
+type Pace struct {
+	// Speed is simulated seconds per real second: 3600 plays an hour of
+	// traffic per second, 1 is real time, 0 or less ignores the clock.
+	Speed float64
+	// Rate caps the messages per second, whatever the clock says (0: no cap).
+	Rate float64
+}
+
+// Play publishes msgs (sorted by At) in batches, paced by p, and returns the
+// number published. Messages due at the same wall instant go out together,
+// at most 1000 at a time.
+func Play(ctx context.Context, msgs []Message, pub Publisher, p Pace) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
 	}
 	start, simStart := time.Now(), msgs[0].At
 	sent := 0
 	for sent < len(msgs) {
+		// The clock: wait until the next message is due.
+		if p.Speed > 0 {
+			due := start.Add(time.Duration(float64(msgs[sent].At.Sub(simStart)) / p.Speed))
+			if err := sleepUntil(ctx, due); err != nil {
+				return sent, err
+			}
+		}
+		// The rate cap: never ahead of sent/Rate seconds since the start.
+		if p.Rate > 0 {
+			if err := sleepUntil(ctx, start.Add(time.Duration(float64(sent)/p.Rate*float64(time.Second)))); err != nil {
+				return sent, err
+			}
+		}
 		end := sent + 1
-		if speed > 0 {
-			due := start.Add(time.Duration(float64(msgs[sent].At.Sub(simStart)) / speed))
-			if wait := time.Until(due); wait > 0 {
-				select {
-				case <-time.After(wait):
-				case <-ctx.Done():
-					return sent, ctx.Err()
-				}
-			}
-			now := simStart.Add(time.Duration(float64(time.Since(start)) * speed))
-			for end < len(msgs) && !msgs[end].At.After(now) && end-sent < 1000 {
-				end++
-			}
-		} else {
-			end = min(sent+1000, len(msgs))
+		limit := len(msgs)
+		if p.Rate > 0 {
+			limit = min(limit, sent+max(1, int(p.Rate/100))) // ~10 ms of traffic per batch
+		}
+		now := simStart.Add(time.Duration(float64(time.Since(start)) * p.Speed))
+		for end < limit && end-sent < 1000 && (p.Speed <= 0 || !msgs[end].At.After(now)) {
+			end++
 		}
 		if err := pub.Publish(ctx, msgs[sent:end]); err != nil {
 			return sent, err
@@ -123,4 +136,19 @@ func Play(ctx context.Context, msgs []Message, pub Publisher, speed float64) (in
 		sent = end
 	}
 	return sent, nil
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -16,9 +16,10 @@ func demoCommand() *ffcli.Command {
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis to use when reachable; otherwise the demo starts an in-process one")
 	mqttAddr := fs.String("mqtt-listen", "127.0.0.1:1884", "listen address of the embedded MQTT broker")
 	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka broker (0: any free port)")
-	speed := fs.Float64("speed", 1800, "simulated seconds per real second")
+	scenario := fs.String("scenario", "default", "scenario played in rounds: a shipped one (default, clean, deviations) or a YAML file")
+	speed := fs.Float64("speed", 7200, "simulated seconds per real second")
 	seed := fs.Uint64("seed", 1, "simulation seed: the same seed plays the same traffic")
-	rounds := fs.Int("rounds", 0, "rounds of simulated shipments to play (0: until Ctrl-C)")
+	rounds := fs.Int("rounds", 0, "rounds of the scenario to play (0: until Ctrl-C)")
 	return command("demo", "inbond demo [flags]",
 		"Start the whole system on embedded Kafka, MQTT and Redis with live simulated carriers, and print what flows.",
 		fs, func(ctx context.Context, _ []string) error {
@@ -29,7 +30,7 @@ func demoCommand() *ffcli.Command {
 			defer log.Sync() //nolint:errcheck // best effort on exit
 			return demo.Run(ctx, demo.Config{
 				RedisAddr: *redisAddr, MQTTAddr: *mqttAddr, KafkaPort: *kafkaPort, MetricsAddr: c.metricsAddr,
-				Speed: *speed, Seed: *seed, Rounds: *rounds, Out: os.Stdout, Log: log,
+				Scenario: *scenario, Speed: *speed, Seed: *seed, Rounds: *rounds, Out: os.Stdout, Log: log,
 			})
 		})
 }

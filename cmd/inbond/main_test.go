@@ -107,6 +107,8 @@ func TestHelpIsComplete(t *testing.T) {
 		"demo":    {"redis", "mqtt-listen", "kafka-port", "speed", "seed", "rounds"},
 		"process": {"kafka-brokers", "redis", "redis-db", "redis-password-file", "key-prefix", "group", "owner", "flush-interval", "flush-events", "session-timeout", "metrics-addr"},
 		"bench":   {"redis", "events", "shipments", "key-prefix"},
+		"simulate": {"scenario", "random", "seed", "inject", "speed", "rate", "events", "out", "from", "labels",
+			"mqtt-broker", "kafka-brokers", "embedded"},
 	} {
 		out, _ := exec.Command(bin, sub, "--help").CombinedOutput()
 		for _, f := range flags {
@@ -120,5 +122,31 @@ func TestHelpIsComplete(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "nonsense").CombinedOutput(); err == nil {
 		t.Errorf("unknown subcommand accepted: %s", out)
+	}
+}
+
+// TestSimulateThroughTheGateways publishes the shipped scenarios through the
+// real gateways (in-process Kafka and MQTT): every clean message reaches
+// inbond.events, and only the labelled malformed one is dead-lettered.
+func TestSimulateThroughTheGateways(t *testing.T) {
+	bin := build(t)
+	forwarded := regexp.MustCompile(`generated (\d+) messages[\s\S]*gateways forwarded (\d+) to inbond.events and (\d+) to inbond.dlq`)
+	for scenario, wantDLQ := range map[string]string{"clean": "0", "deviations": "1"} {
+		out, err := exec.Command(bin, "simulate", "--scenario", scenario, "--speed", "0", "--embedded", "--log-level", "warn").CombinedOutput()
+		if err != nil {
+			t.Fatalf("simulate %s: %v\n%s", scenario, err, out)
+		}
+		m := forwarded.FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("simulate %s: no summary in\n%s", scenario, out)
+		}
+		generated, events, dlq := string(m[1]), string(m[2]), string(m[3])
+		if dlq != wantDLQ {
+			t.Errorf("%s: %s dead letters, want %s\n%s", scenario, dlq, wantDLQ, out)
+		}
+		if wantDLQ == "0" && events != generated {
+			t.Errorf("%s: %s of %s messages reached inbond.events", scenario, events, generated)
+		}
+		t.Logf("%s: %s messages, %s events, %s dead letters", scenario, generated, events, dlq)
 	}
 }

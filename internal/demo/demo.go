@@ -5,13 +5,14 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,12 +21,9 @@ import (
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/internal/bus"
-	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/obs"
-	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
-	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
@@ -36,126 +34,60 @@ type Config struct {
 	MQTTAddr    string  // listen address of the embedded MQTT broker
 	KafkaPort   int     // port of the embedded Kafka broker (0: any free port)
 	MetricsAddr string  // Prometheus /metrics; empty disables
+	Scenario    string  // scenario name or file played in rounds (default "default")
 	Speed       float64 // simulated seconds per real second
 	Seed        uint64
-	Rounds      int       // rounds of simulated shipments; 0 runs until stopped
+	Rounds      int       // rounds of the scenario; 0 runs until stopped
 	Out         io.Writer // where the flowing events are printed
 	Log         *zap.Logger
 }
+
+// demoPrefix is where the demo keeps shipment state in Redis.
+const demoPrefix = "inbond-demo:"
 
 // Run starts everything, plays the simulation, and stops cleanly when ctx ends.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log
 	started := time.Now()
-
-	brokers, stopKafka, err := embedded.Kafka(embedded.KafkaConfig{Port: cfg.KafkaPort})
-	if err != nil && cfg.KafkaPort != 0 {
-		log.Warn("kafka port busy; using a free port", zap.Int("port", cfg.KafkaPort), zap.Error(err))
-		brokers, stopKafka, err = embedded.Kafka(embedded.KafkaConfig{})
-	}
+	sc, err := sim.LoadScenario(cmp.Or(cfg.Scenario, "default"))
 	if err != nil {
 		return err
 	}
-	defer stopKafka()
-
-	mqttURL, stopMQTT, err := embedded.MQTT(cfg.MQTTAddr)
-	if err != nil {
-		log.Warn("mqtt address busy; using a free port", zap.String("addr", cfg.MQTTAddr), zap.Error(err))
-		if mqttURL, stopMQTT, err = embedded.MQTT("127.0.0.1:0"); err != nil {
-			return err
-		}
-	}
-	defer stopMQTT()
-
-	redisAddr, redisKind := cfg.RedisAddr, "real"
-	if c, err := net.DialTimeout("tcp", cfg.RedisAddr, time.Second); err == nil {
-		_ = c.Close()
-	} else {
-		addr, stopRedis, err := embedded.Redis()
-		if err != nil {
-			return err
-		}
-		defer stopRedis()
-		redisAddr, redisKind = addr, "in-process"
-	}
-
 	reg := obs.NewRegistry()
 	metricsAddr, err := obs.ServeMetrics(ctx, cfg.MetricsAddr, reg, log)
 	if err != nil {
 		log.Warn("metrics disabled", zap.Error(err))
 	}
-
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
-	defer rdb.Close()
-	store := state.NewStore(rdb, demoPrefix)
-	// Kafka is new on every run, so offsets stored by an earlier demo would
-	// point past its end: start the demo's keys from a clean slate.
-	if err := store.DeletePrefix(ctx); err != nil {
-		return fmt.Errorf("redis %s: %w", redisAddr, err)
-	}
-
-	writer := bus.NewWriter(brokers)
-	defer writer.Close()
-	svc := &ingest.Service{
-		Writer:  writer,
-		MQTT:    &ingest.MQTTConfig{Broker: mqttURL, ClientID: "inbond-demo-ingest", SharedGroup: "inbond-ingest"},
-		Kafka:   &ingest.KafkaConfig{Brokers: brokers, GroupID: "inbond-ingest", SessionTimeout: 6 * time.Second},
-		Decoder: &ingest.Decoder{},
-		Metrics: ingest.NewMetrics(reg),
-		Log:     log,
-	}
-	var wg sync.WaitGroup
-	ingestCtx, stopIngest := context.WithCancel(context.Background())
-	defer stopIngest()
-	ingestErr := make(chan error, 1)
-	wg.Go(func() { ingestErr <- svc.Run(ingestCtx) })
-	select {
-	case <-svc.Ready():
-	case err := <-ingestErr:
-		return fmt.Errorf("ingest: %w", err)
-	case <-ctx.Done():
-		return nil
-	}
-
-	proc, err := processor.New(processor.Config{
-		Brokers: brokers, Owner: "demo", SessionTimeout: 6 * time.Second,
-		Store: store, Metrics: processor.NewMetrics(reg), Log: log,
+	stack, err := StartStack(ctx, StackConfig{
+		MQTTAddr: cfg.MQTTAddr, KafkaPort: cfg.KafkaPort, RedisAddr: cfg.RedisAddr, Prefix: demoPrefix,
+		Registry: reg, Log: log,
 	})
 	if err != nil {
 		return err
 	}
-	procCtx, stopProc := context.WithCancel(context.Background())
-	defer stopProc()
-	procErr := make(chan error, 1)
-	wg.Go(func() { procErr <- proc.Run(procCtx) })
+	defer stack.Stop()
+	brokers := strings.Join(stack.Brokers, ",")
+	fmt.Fprintf(cfg.Out, banner, time.Since(started).Round(time.Millisecond), sc.Name, len(sc.Shipments), cfg.Speed,
+		brokers, stack.MQTTURL, stack.RedisAddr, stack.RedisKind, demoPrefix, orNone(metricsAddr),
+		hostPort(stack.MQTTURL), brokers, brokers)
 
-	fmt.Fprintf(cfg.Out, banner, time.Since(started).Round(time.Millisecond),
-		strings.Join(brokers, ","), mqttURL, redisAddr, redisKind, demoPrefix, orNone(metricsAddr),
-		hostPort(mqttURL), strings.Join(brokers, ","), strings.Join(brokers, ","))
-
+	var wg sync.WaitGroup
 	tailCtx, stopTail := context.WithCancel(context.Background())
 	defer stopTail()
-	wg.Go(func() { tail(tailCtx, brokers, cfg.Out, log) })
-	wg.Go(func() { summarize(tailCtx, store, cfg.Out, 5*time.Second) })
+	wg.Go(func() { tail(tailCtx, stack.Brokers, cfg.Out, log) })
+	wg.Go(func() { summarize(tailCtx, stack.Store, cfg.Out, 5*time.Second) })
 
-	pub, err := sim.NewNetPublisher(mqttURL, "inbond-demo-simulator", brokers)
+	pub, err := sim.NewNetPublisher(stack.MQTTURL, "inbond-demo-simulator", stack.Brokers)
 	if err != nil {
 		return err
 	}
-	simErr := play(ctx, cfg, pub)
+	simErr := play(ctx, cfg, sc, pub)
 	_ = pub.Close()
 
-	// Shutdown in pipeline order: ingest drains and acks, the processor
-	// flushes what it applied, the tail prints what is left.
-	stopIngest()
-	if err := <-ingestErr; err != nil {
-		log.Error("ingest stopped with an error", zap.Error(err))
-	}
+	// Give the pipeline a moment to carry the last messages, then stop it
+	// (processor flush, gateways drain) and the printers.
 	time.Sleep(300 * time.Millisecond)
-	stopProc()
-	if err := <-procErr; err != nil {
-		log.Error("processor stopped with an error", zap.Error(err))
-	}
+	stack.Stop()
 	stopTail()
 	wg.Wait()
 	if simErr != nil && !errors.Is(simErr, context.Canceled) {
@@ -165,24 +97,30 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// play publishes rounds of demo shipments until ctx ends or cfg.Rounds are done.
-func play(ctx context.Context, cfg Config, pub sim.Publisher) error {
-	start := time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
+// play plays the scenario round after round, each with fresh shipment IDs
+// and in-bond numbers and the next seed, until ctx ends or cfg.Rounds are done.
+func play(ctx context.Context, cfg Config, sc *sim.Scenario, pub sim.Publisher) error {
 	for round := 0; cfg.Rounds == 0 || round < cfg.Rounds; round++ {
-		plans := sim.DemoPlans(round, start)
-		msgs := sim.Generate(plans, cfg.Seed+uint64(round))
-		msgs = append(msgs, sim.MisconfiguredDevice(plans[0], msgs[len(msgs)/2].At))
-		sort.SliceStable(msgs, func(a, b int) bool { return msgs[a].At.Before(msgs[b].At) })
-		if _, err := sim.Play(ctx, msgs, pub, cfg.Speed); err != nil {
+		r := *sc
+		r.Shipments = slices.Clone(sc.Shipments)
+		for i := range r.Shipments {
+			r.Shipments[i].ID = event.ShipmentID(fmt.Sprintf("R%03d-%s", round, r.Shipments[i].ID))
+			r.Shipments[i].InBondSerial += round * 1000
+		}
+		stream, err := sim.Generate(&r, cfg.Seed+uint64(round), nil)
+		if err != nil {
 			return err
 		}
-		start = msgs[len(msgs)-1].At.Add(time.Hour)
+		if _, err := sim.Play(ctx, stream.Messages, pub, sim.Pace{Speed: cfg.Speed}); err != nil {
+			return err
+		}
+		sc.Start = stream.Messages[len(stream.Messages)-1].At.Add(time.Hour)
 	}
 	return nil
 }
 
 const banner = `
-inbond demo is up (%s)
+inbond demo is up (%s), playing scenario %q (%d shipments) at %gx real time
   kafka   %s   (in-process)
   mqtt    %s   (in-process)
   redis   %s   (%s; shipment state under %s)
@@ -210,9 +148,6 @@ func hostPort(url string) string {
 	host, port, _ := net.SplitHostPort(hp)
 	return host + " -p " + port
 }
-
-// demoPrefix is where the demo keeps shipment state in Redis.
-const demoPrefix = "inbond-demo:"
 
 // summarize prints the shipments by status, from the state indexes, every period.
 func summarize(ctx context.Context, store *state.Store, out io.Writer, period time.Duration) {
@@ -293,6 +228,26 @@ func summary(e *event.Envelope) string {
 		return "at port " + string(d.Port)
 	case *event.BorderCrossed:
 		return "at port " + string(d.Port)
+	case *event.Exported:
+		return "from port " + string(d.Port)
+	case *event.QualityReading:
+		switch {
+		case d.APIGravity != nil:
+			return fmt.Sprintf("%.2f° API, %.3f%% S (seq %d)", *d.APIGravity, deref(d.SulfurPct), e.Sequence)
+		case d.HeatingValue != nil:
+			return fmt.Sprintf("%.1f Btu/scf (seq %d)", *d.HeatingValue, e.Sequence)
+		}
+	case *event.Delivered:
+		return fmt.Sprintf("ticket %s: %.2f %s net", d.Ticket, d.Net, d.Unit)
+	case *event.DiversionRequested:
+		return fmt.Sprintf("to port %s (%s)", d.To, d.Reason)
 	}
 	return strconv.Quote(string(e.Type))
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

@@ -1,0 +1,187 @@
+package sim
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/inbond/inbond/event"
+)
+
+// Conveyance movement: the vehicle follows its corridor polyline at the
+// corridor's speed (varying ±5 % between fixes), dwells at the allowed stops
+// that lie on its way (fuel stops, rail yards, anchorages), reports a GNSS
+// fix every cadence with a few metres of noise and its seal every 30 minutes.
+var (
+	fixCadence = map[event.Mode]time.Duration{event.ModeTruck: 2 * time.Minute, event.ModeRail: 5 * time.Minute,
+		event.ModeVessel: 10 * time.Minute, event.ModeBarge: 10 * time.Minute}
+	stopDwell = map[event.Mode]time.Duration{event.ModeTruck: 30 * time.Minute, event.ModeRail: 3 * time.Hour,
+		event.ModeVessel: 4 * time.Hour, event.ModeBarge: 90 * time.Minute}
+)
+
+const (
+	sealCadence       = 30 * time.Minute
+	unscheduledDwell  = 90 * time.Minute
+	routeDeviationKm  = 12.0 // the peak lateral offset of an injected route deviation
+	gnssNoiseKm       = 0.004
+	sampleStepKm      = 0.25
+	deliveryMeterBias = 0.0005
+)
+
+type plannedStop struct {
+	d     float64 // km along the corridor
+	dwell time.Duration
+	allowed bool
+}
+
+// conveyance emits the fixes, seal reports, lab samples and milestones of a
+// truck, train, tanker or barge, and returns when it reached its destination.
+func (g *gen) conveyance() (time.Time, error) {
+	c, m := g.c, g.m
+	line := c.Line()
+	length := line.LengthKm()
+	cadence := fixCadence[c.Mode]
+	estimate := time.Duration(length / c.SpeedKmh * float64(time.Hour))
+
+	var stops []plannedStop
+	for _, s := range c.Stops {
+		if d, dist := nearestAlong(line, Point{s.Lat, s.Lon}); dist <= s.RadiusKm*0.8 {
+			stops = append(stops, plannedStop{d: d, dwell: stopDwell[c.Mode], allowed: true})
+		}
+	}
+	var unscheduledAt float64 = -1
+	if g.dev[RuleStop] {
+		d := length * 0.3
+		for ; d < length*0.9; d += 2 {
+			if p, _ := line.At(d); !c.InStopArea(p) {
+				break
+			}
+		}
+		unscheduledAt = d
+		stops = append(stops, plannedStop{d: d, dwell: unscheduledDwell})
+	}
+	slices.SortFunc(stops, func(a, b plannedStop) int { return cmp.Compare(a.d, b.d) })
+	if g.dev[RuleGap] {
+		g.gapFrom = g.start.Add(estimate * 45 / 100).Truncate(cadence)
+		g.gapTo = g.gapFrom.Add(3 * time.Hour)
+		g.label(RuleGap, g.gapFrom, map[string]any{"from": stamp(g.gapFrom), "to": stamp(g.gapTo), "gap_minutes": 180.0, "threshold_minutes": g.th.GapMinutes})
+	}
+	devFrom, devTo := length*0.40, length*0.55
+	sealBreaksAt := length * 0.6
+
+	g.carrierEvent(g.start.Add(time.Minute), "departed", event.Departed{Port: m.OriginPort})
+	if bc := c.BorderCrossing; bc != nil {
+		g.carrierEvent(g.start.Add(3*time.Minute), "border_crossed", event.BorderCrossed{Port: bc.Port, Lat: bc.Lat, Lon: bc.Lon})
+	}
+	api := 0.0
+	if m.Product == event.ProductCrude {
+		api = *m.DeclaredQuality.APIGravity
+		if g.dev[RuleMisclassification] {
+			api = flipAPI(api)
+			g.misclassLabel(g.start.Add(2*time.Minute), *m.DeclaredQuality.APIGravity, api)
+		}
+	}
+	g.labSample(g.start.Add(2*time.Minute), api)
+
+	d, next := 0.0, 0
+	t := g.start
+	var dwellUntil time.Time
+	var routeBegins, stopBegins, sealBroken time.Time
+	maxOffset := 0.0
+	lastSeal := time.Time{}
+	for d < length {
+		t = t.Add(cadence)
+		speed := 0.0
+		switch {
+		case t.Before(dwellUntil):
+		case next < len(stops) && d >= stops[next].d:
+			dwellUntil = t.Add(stops[next].dwell)
+			if !stops[next].allowed {
+				stopBegins = t
+			}
+			next++
+		default:
+			speed = c.SpeedKmh * (1 + g.rng.NormFloat64()*0.05)
+			d += speed * cadence.Hours()
+			if next < len(stops) && d > stops[next].d {
+				d = stops[next].d // arrive at the stop, dwell from the next fix
+			}
+		}
+		pos, heading := line.At(math.Min(d, length))
+		if g.dev[RuleRoute] && d > devFrom && d < devTo {
+			off := routeDeviationKm * math.Sin(math.Pi*(d-devFrom)/(devTo-devFrom))
+			rad := (heading + 90) * math.Pi / 180
+			pos = Offset(pos, off*math.Cos(rad), off*math.Sin(rad))
+		}
+		pos = Offset(pos, g.rng.NormFloat64()*gnssNoiseKm, g.rng.NormFloat64()*gnssNoiseKm)
+		if g.dev[RuleRoute] {
+			off := line.DistanceToKm(pos)
+			maxOffset = math.Max(maxOffset, off)
+			if off > g.th.RouteKm && routeBegins.IsZero() {
+				routeBegins = t
+			}
+		}
+		g.telemetry(t, g.gps(), "position", event.Position{
+			Lat: round(pos.Lat, 6), Lon: round(pos.Lon, 6), SpeedKmh: round(math.Max(speed, 0), 1),
+			HeadingDeg: round(heading, 1), AccuracyM: 5,
+		})
+		state := event.SealIntact
+		if g.dev[RuleSeal] && d >= sealBreaksAt {
+			state = event.SealBroken
+			if sealBroken.IsZero() {
+				sealBroken = t
+				lastSeal = time.Time{} // report the change at once
+			}
+		}
+		if lastSeal.IsZero() || t.Sub(lastSeal) >= sealCadence {
+			g.telemetry(t, g.sealDevice(), "seal", event.SealState{Seal: g.sealID(), State: state})
+			lastSeal = t
+		}
+	}
+	arrived := t.Add(cadence)
+	g.labSample(arrived, api)
+	if !routeBegins.IsZero() {
+		g.label(RuleRoute, routeBegins, map[string]any{"max_offset_km": round(maxOffset, 2), "threshold_km": g.th.RouteKm, "corridor": c.ID})
+	}
+	if unscheduledAt >= 0 {
+		p, _ := line.At(unscheduledAt)
+		g.label(RuleStop, stopBegins, map[string]any{"lat": round(p.Lat, 5), "lon": round(p.Lon, 5),
+			"minutes": unscheduledDwell.Minutes(), "threshold_minutes": g.th.StopMinutes, "in_allowed_area": false})
+	}
+	if !sealBroken.IsZero() {
+		g.label(RuleSeal, sealBroken, map[string]any{"seal": g.sealID(), "state": event.SealBroken})
+	}
+	g.delivered = round(m.DeclaredQuantity*(1+g.rng.NormFloat64()*deliveryMeterBias), 2)
+	return arrived, nil
+}
+
+// labSample reports a laboratory quality sample of the cargo.
+func (g *gen) labSample(at time.Time, api float64) {
+	m := g.m
+	q := event.QualityReading{}
+	if m.Product == event.ProductGas {
+		hv := *m.DeclaredQuality.HeatingValue
+		if g.dev[RuleMisclassification] {
+			hv = g.th.GasMinHeatingValue - 35
+		}
+		q.HeatingValue = f(round(hv+g.rng.NormFloat64()*3, 1))
+	} else {
+		q.APIGravity = f(round(api+g.rng.NormFloat64()*0.15, 2))
+		q.SulfurPct = f(round(*m.DeclaredQuality.SulfurPct+g.rng.NormFloat64()*0.02, 3))
+		q.BSWPct = f(round(0.3+math.Abs(g.rng.NormFloat64())*0.1, 2))
+	}
+	g.telemetry(at, g.lab(), "quality", q)
+}
+
+// nearestAlong finds the distance along line closest to p, and how close.
+func nearestAlong(line Polyline, p Point) (along, dist float64) {
+	dist = math.Inf(1)
+	for d := 0.0; d <= line.LengthKm(); d += sampleStepKm {
+		q, _ := line.At(d)
+		if x := DistanceKm(p, q); x < dist {
+			along, dist = d, x
+		}
+	}
+	return along, dist
+}
