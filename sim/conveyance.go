@@ -30,8 +30,8 @@ const (
 )
 
 type plannedStop struct {
-	d     float64 // km along the corridor
-	dwell time.Duration
+	d       float64 // km along the corridor
+	dwell   time.Duration
 	allowed bool
 }
 

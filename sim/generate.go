@@ -144,11 +144,11 @@ func (g *gen) manifest() *event.Manifest {
 }
 
 func (g *gen) fc(meter event.MeterID) event.DeviceID { return event.DeviceID(string(meter) + "-FC") }
-func (g *gen) analyzer() event.DeviceID               { return event.DeviceID(string(g.c.EntryMeter.ID) + "-QA") }
-func (g *gen) gps() event.DeviceID                    { return event.DeviceID(string(g.sp.ID) + "-GPS") }
-func (g *gen) sealDevice() event.DeviceID             { return event.DeviceID(string(g.sp.ID) + "-SEAL") }
-func (g *gen) lab() event.DeviceID                    { return event.DeviceID(string(g.sp.ID) + "-LAB") }
-func (g *gen) sealID() string                         { return string(g.sp.ID) + "-S1" }
+func (g *gen) analyzer() event.DeviceID              { return event.DeviceID(string(g.c.EntryMeter.ID) + "-QA") }
+func (g *gen) gps() event.DeviceID                   { return event.DeviceID(string(g.sp.ID) + "-GPS") }
+func (g *gen) sealDevice() event.DeviceID            { return event.DeviceID(string(g.sp.ID) + "-SEAL") }
+func (g *gen) lab() event.DeviceID                   { return event.DeviceID(string(g.sp.ID) + "-LAB") }
+func (g *gen) sealID() string                        { return string(g.sp.ID) + "-S1" }
 
 // --- emitting ---
 

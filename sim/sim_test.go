@@ -16,7 +16,7 @@ import (
 // published is one simulator message as the gateways see it.
 type published struct {
 	msg sim.Message
-	env *event.Envelope  // nil when the gateways refuse it
+	env *event.Envelope   // nil when the gateways refuse it
 	rej *ingest.Rejection // why, when refused
 }
 
@@ -273,7 +273,8 @@ func TestPlayHonoursTheRateCap(t *testing.T) {
 
 type countingPublisher struct{ n int }
 
-func (c *countingPublisher) Publish(_ context.Context, m []sim.Message) error { c.n += len(m); return nil }
-func (c *countingPublisher) Close() error                                    { return nil }
-
-
+func (c *countingPublisher) Publish(_ context.Context, m []sim.Message) error {
+	c.n += len(m)
+	return nil
+}
+func (c *countingPublisher) Close() error { return nil }
