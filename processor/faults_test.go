@@ -47,7 +47,7 @@ func referenceRun(t *testing.T, brokers []string) map[string]string {
 // 200,000 events for 1,000 shipments stream in; after the last restart the
 // state is byte for byte the state of one uninterrupted run.
 func TestCrashRecoverySIGKILL(t *testing.T) {
-	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	brokers := kafkaProcess(t)
 	r := testenv.NewRedis(t)
 	store := state.NewStore(r.Client, r.Prefix)
 	envs := sim.Workload(sim.WorkloadConfig{Shipments: 1000, Events: 200_000, Seed: 7})
@@ -69,7 +69,14 @@ func TestCrashRecoverySIGKILL(t *testing.T) {
 		if t.Failed() {
 			_ = proc.cmd.Process.Signal(syscall.SIGQUIT) // Go prints every goroutine's stack
 			time.Sleep(time.Second)
-			t.Logf("last processor's log and goroutines:\n%s", tail(proc.log.String(), 400))
+			var logLines []string
+			for _, l := range strings.Split(proc.log.String(), "\n") {
+				if strings.HasPrefix(l, "{") {
+					logLines = append(logLines, l)
+				}
+			}
+			t.Logf("last processor's log:\n%s", strings.Join(logLines[max(0, len(logLines)-80):], "\n"))
+			t.Logf("its goroutines:\n%s", tail(proc.log.String(), 300))
 		}
 	})
 	waitCaughtUp(t, brokers, r.Client, store, 3*time.Minute)
@@ -86,7 +93,7 @@ func TestCrashRecoverySIGKILL(t *testing.T) {
 // successor takes the partitions; when the zombie wakes its flushes are
 // refused and the state stays correct.
 func TestZombieFlushIsFenced(t *testing.T) {
-	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	brokers := kafkaProcess(t)
 	r := testenv.NewRedis(t)
 	store := state.NewStore(r.Client, r.Prefix)
 	envs := sim.Workload(sim.WorkloadConfig{Shipments: 300, Events: 30_000, Seed: 11})

@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -300,4 +301,42 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// kafkaProcess runs the Kafka cluster as a helper process (`inbond kafka`),
+// for tests where several OS processes share it: the broker then runs at
+// full speed, outside this race-instrumented test binary.
+func kafkaProcess(t *testing.T) []string {
+	t.Helper()
+	cmd := exec.Command(inbondBinary(t), "kafka", "--port", "0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if addrs, ok := strings.CutPrefix(sc.Text(), "kafka ready: "); ok {
+				line <- addrs
+			}
+		}
+	}()
+	select {
+	case addrs := <-line:
+		brokers := strings.Split(addrs, ",")
+		t.Logf("testenv: kafka=kfake in a helper process (inbond kafka) %v", brokers)
+		fmt.Fprintf(os.Stderr, "testenv[%s]: kafka=kfake in a helper process (inbond kafka) %v\n", t.Name(), brokers)
+		return brokers
+	case <-time.After(30 * time.Second):
+		t.Fatal("inbond kafka did not start within 30 s")
+		return nil
+	}
 }

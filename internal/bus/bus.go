@@ -114,16 +114,17 @@ func PartitionOf(key []byte, n int) int {
 
 // Reader fetch settings every inbond consumer uses.
 //
-// kafka-go gives a fetch response ReaderMaxWait to arrive (the read deadline
-// is MaxWait) and retries the same fetch on a timeout. A broker slower than
-// that to assemble a large response, under load or on a slow link, would
-// time out on every retry and the reader would never progress: with a 50 ms
-// MaxWait and 16 MiB fetches it did against a loaded broker. MinBytes 1
-// makes the broker answer as soon as it has data, so the longer wait costs
-// latency only when the partition is idle.
+// kafka-go gives a whole fetch, the broker's work included, MaxWait before
+// its read deadline, and on a timeout retries the same fetch. A broker slower
+// than that to assemble a response (loaded, or on a slow link) then times out
+// on every retry and the reader never progresses: it happened with a 50 ms
+// MaxWait and 16 MiB fetches against kfake under the race detector. Smaller
+// fetches are cheaper to assemble. A longer MaxWait would give more slack,
+// but against kfake an idle partition's parked fetch then delays new data by
+// up to MaxWait (1 s tripled the ingest tests' latency), so 500 ms it is.
 const (
 	ReaderMaxWait  = 500 * time.Millisecond
-	ReaderMaxBytes = 4 << 20
+	ReaderMaxBytes = 1 << 20
 )
 
 // PartitionReader returns a reader of one partition of topic, positioned by
