@@ -146,11 +146,20 @@ func Unmarshal(b []byte) (*Envelope, error) {
 	if err := DecodeJSON(b, &w); err != nil {
 		return nil, err
 	}
+	p, err := UnmarshalPayload(w.Type, w.Data)
+	if err != nil {
+		return nil, err
+	}
+	return w.envelope(p)
+}
+
+// envelope builds the Envelope of w with payload p.
+func (w *envelopeWire) envelope(p Payload) (*Envelope, error) {
 	e := &Envelope{
 		SpecVersion: w.SpecVersion, ID: w.ID, Source: w.Source, Type: w.Type,
 		Subject: w.Subject, Time: w.Time, DataContentType: w.DataContentType,
 		PartitionKey: w.PartitionKey, Carrier: w.Carrier, Device: w.Device,
-		ReceivedTime: w.ReceivedTime, Proof: w.Proof,
+		ReceivedTime: w.ReceivedTime, Proof: w.Proof, Data: p,
 	}
 	if w.Sequence != "" {
 		seq, err := strconv.ParseUint(string(w.Sequence), 10, 64)
@@ -159,11 +168,6 @@ func Unmarshal(b []byte) (*Envelope, error) {
 		}
 		e.Sequence = seq
 	}
-	p, err := UnmarshalPayload(w.Type, w.Data)
-	if err != nil {
-		return nil, err
-	}
-	e.Data = p
 	return e, nil
 }
 
