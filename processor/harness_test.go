@@ -185,7 +185,9 @@ func reference(envs []*event.Envelope) map[event.ShipmentID]*state.Shipment {
 			sh = state.New(e.Subject)
 			out[e.Subject] = sh
 		}
-		state.Apply(sh, e)
+		if _, err := state.Apply(sh, e); err != nil {
+			panic(err) // the reference keys states by subject
+		}
 	}
 	return out
 }

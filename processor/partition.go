@@ -206,7 +206,11 @@ func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) error 
 			continue
 		}
 		en := l.cache[e.Subject]
-		if state.Apply(en.sh, e) == state.Duplicate {
+		outcome, err := state.Apply(en.sh, e)
+		if err != nil { // cannot happen: the cache is keyed by subject
+			return err
+		}
+		if outcome == state.Duplicate {
 			dups++
 			continue
 		}

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -167,13 +168,13 @@ const (
 // Apply applies one canonical event to s in place and says whether it was new.
 // It is a pure function of (s, e): the same events in the same order give the
 // same state, byte for byte once encoded, which the exactly-once guarantee rests on.
-// Events of another shipment are a programming error and panic.
-func Apply(s *Shipment, e *event.Envelope) Outcome {
+// An event of another shipment changes nothing and is an error.
+func Apply(s *Shipment, e *event.Envelope) (Outcome, error) {
 	if e.Subject != s.ID {
-		panic("state.Apply: event for " + string(e.Subject) + " applied to " + string(s.ID))
+		return Duplicate, fmt.Errorf("state: event %s of shipment %s applied to shipment %s", e.ID, e.Subject, s.ID)
 	}
 	if isDuplicate(s, e) {
-		return Duplicate
+		return Duplicate, nil
 	}
 	s.EventCount++
 	if s.FirstEventAt.IsZero() || e.Time.Before(s.FirstEventAt) {
@@ -238,7 +239,7 @@ func Apply(s *Shipment, e *event.Envelope) Outcome {
 			s.advance(StatusConcluded)
 		}
 	}
-	return Applied
+	return Applied, nil
 }
 
 // advance moves the status forward, never back.
