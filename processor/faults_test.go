@@ -12,7 +12,6 @@ import (
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/testenv"
-	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
 )
 
@@ -47,10 +46,7 @@ func referenceRun(t *testing.T, brokers []string) map[string]string {
 // 200,000 events for 1,000 shipments stream in; after the last restart the
 // state is byte for byte the state of one uninterrupted run.
 func TestCrashRecoverySIGKILL(t *testing.T) {
-	brokers := kafkaProcess(t)
-	r := testenv.NewRedis(t)
-	store := state.NewStore(r.Client, r.Prefix)
-	envs := sim.Workload(sim.WorkloadConfig{Shipments: 1000, Events: 200_000, Seed: 7})
+	brokers, r, store, envs := newFixture(t, kafkaProcess(t), 1000, 200_000, 7)
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 1))
 	t.Logf("kill schedule seed %d", seed)
@@ -93,10 +89,7 @@ func TestCrashRecoverySIGKILL(t *testing.T) {
 // successor takes the partitions; when the zombie wakes its flushes are
 // refused and the state stays correct.
 func TestZombieFlushIsFenced(t *testing.T) {
-	brokers := kafkaProcess(t)
-	r := testenv.NewRedis(t)
-	store := state.NewStore(r.Client, r.Prefix)
-	envs := sim.Workload(sim.WorkloadConfig{Shipments: 300, Events: 30_000, Seed: 11})
+	brokers, r, store, envs := newFixture(t, kafkaProcess(t), 300, 30_000, 11)
 	half := len(envs) / 2
 
 	// The zombie-to-be flushes only when it loses a partition.
@@ -143,10 +136,7 @@ func TestZombieFlushIsFenced(t *testing.T) {
 // TestRebalanceJoinLeave: three instances share twelve partitions, joining and
 // leaving while events stream in; the final state equals one uninterrupted run.
 func TestRebalanceJoinLeave(t *testing.T) {
-	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
-	r := testenv.NewRedis(t)
-	store := state.NewStore(r.Client, r.Prefix)
-	envs := sim.Workload(sim.WorkloadConfig{Shipments: 600, Events: 60_000, Seed: 13})
+	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 600, 60_000, 13)
 	streamed := streamIn(t, brokers, envs, 30, 150*time.Millisecond)
 
 	step := func() { time.Sleep(600 * time.Millisecond) }
@@ -175,10 +165,7 @@ func TestRebalanceJoinLeave(t *testing.T) {
 // TestDuplicatesChangeNothing replays the whole input, then re-sends a random
 // 10% of it: the shipments and indexes stay exactly as they were.
 func TestDuplicatesChangeNothing(t *testing.T) {
-	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
-	r := testenv.NewRedis(t)
-	store := state.NewStore(r.Client, r.Prefix)
-	envs := sim.Workload(sim.WorkloadConfig{Shipments: 200, Events: 20_000, Seed: 17})
+	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 200, 20_000, 17)
 	produce(t, brokers, envs)
 	startProcessor(t, brokers, store, "g-dup", "solo")
 	waitCaughtUp(t, brokers, r.Client, store, time.Minute)

@@ -17,6 +17,7 @@ import (
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/testenv"
 	"github.com/inbond/inbond/processor"
+	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -341,4 +342,13 @@ func kafkaProcess(t *testing.T) []string {
 		t.Fatal("inbond kafka did not start within 30 s")
 		return nil
 	}
+}
+
+// newFixture is where most processor tests start: the given Kafka, a Redis
+// key prefix of their own with its store, and a deterministic workload.
+func newFixture(t *testing.T, brokers []string, shipments, events int, seed uint64) ([]string, *testenv.Redis, *state.Store, []*event.Envelope) {
+	t.Helper()
+	r := testenv.NewRedis(t)
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: shipments, Events: events, Seed: seed})
+	return brokers, r, state.NewStore(r.Client, r.Prefix), envs
 }

@@ -14,17 +14,13 @@ import (
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/testenv"
 	"github.com/inbond/inbond/processor"
-	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
 )
 
 // TestStateEqualsReference: one uninterrupted run stores exactly the state
 // computed from the input alone, with consistent indexes and offsets.
 func TestStateEqualsReference(t *testing.T) {
-	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
-	r := testenv.NewRedis(t)
-	store := state.NewStore(r.Client, r.Prefix)
-	envs := sim.Workload(sim.WorkloadConfig{Shipments: 200, Events: 20_000, Seed: 1})
+	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 200, 20_000, 1)
 	produce(t, brokers, envs)
 	startProcessor(t, brokers, store, "g-ref", "solo")
 	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
@@ -65,10 +61,7 @@ func TestStateEqualsReference(t *testing.T) {
 // state in Redis can only come from the flush a clean stop makes; it must
 // hold every applied event.
 func TestGracefulShutdownFlushes(t *testing.T) {
-	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
-	r := testenv.NewRedis(t)
-	store := state.NewStore(r.Client, r.Prefix)
-	envs := sim.Workload(sim.WorkloadConfig{Shipments: 100, Events: 10_000, Seed: 3})
+	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 100, 10_000, 3)
 	produce(t, brokers, envs)
 
 	reg := prometheus.NewRegistry()
