@@ -12,7 +12,9 @@ import (
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/testenv"
+	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
+	"github.com/redis/go-redis/v9"
 )
 
 // streamIn produces envs in chunks with pauses, like live traffic, and
@@ -218,4 +220,27 @@ func seeLog(log *syncBuffer, needle string, n int, within time.Duration) bool {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestRedisRestart kills Redis (SIGKILL) twice while the processor applies a
+// stream; the processor retries its claims, loads and flushes until Redis is
+// back, and the final state equals the reference computed from the input.
+func TestRedisRestart(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	srv := testenv.StartOwnRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store := state.NewStore(rdb, "restart:")
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: 300, Events: 40_000, Seed: 19})
+	streamed := streamIn(t, brokers, envs, 20, 150*time.Millisecond)
+	startProcessor(t, brokers, store, "g-redis-restart", "solo")
+	for range 2 {
+		time.Sleep(800 * time.Millisecond)
+		srv.Kill()
+		time.Sleep(700 * time.Millisecond) // flushes fail and are retried meanwhile
+		srv.Start()
+	}
+	<-streamed
+	waitCaughtUp(t, brokers, rdb, store, 2*time.Minute)
+	matchesReference(t, snapshot(t, rdb, "restart:"), store, envs, bus.DefaultPartitions)
 }

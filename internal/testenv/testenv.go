@@ -326,3 +326,48 @@ func EndOffsets(t testing.TB, brokers []string, topic string) []int64 {
 	}
 	return out
 }
+
+// OwnRedisServer is a redis-server process owned by one test, with an append-only
+// file fsynced on every write so a restart keeps everything acknowledged.
+type OwnRedisServer struct {
+	Addr string
+	cmd  *exec.Cmd
+	dir  string
+	port int
+	t    testing.TB
+}
+
+// StartOwnRedis starts a real redis-server on a free port (the test fails,
+// saying why, when the binary is missing).
+func StartOwnRedis(t testing.TB) *OwnRedisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("testenv: this test restarts its own redis-server, which is not installed: %v (apt-get install -y redis-server)", err)
+	}
+	s := &OwnRedisServer{dir: t.TempDir(), port: FreePort(t), t: t}
+	s.Addr = fmt.Sprintf("127.0.0.1:%d", s.port)
+	s.Start()
+	t.Cleanup(s.Kill)
+	announce(t, "redis=real redis-server %s (own process, appendonly, fsync always)", s.Addr)
+	return s
+}
+
+// Start (re)starts the server on its port with its data directory.
+func (s *OwnRedisServer) Start() {
+	s.t.Helper()
+	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", fmt.Sprint(s.port), "--dir", s.dir,
+		"--appendonly", "yes", "--appendfsync", "always", "--save", "")
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("start redis-server: %v", err)
+	}
+	WaitListening(s.t, s.Addr, 10*time.Second)
+}
+
+// Kill stops the server with SIGKILL.
+func (s *OwnRedisServer) Kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
