@@ -47,9 +47,6 @@ type Envelope struct {
 // Kind is the kind of the event's type.
 func (e *Envelope) Kind() Kind { return e.Type.Kind() }
 
-// Shipment returns the shipment the event belongs to.
-func (e *Envelope) Shipment() ShipmentID { return e.Subject }
-
 // MaxClockSkew bounds how far in the future an observed time may be before the
 // envelope is refused; smaller skews are the sequence/replay rule's business.
 const MaxClockSkew = 24 * time.Hour

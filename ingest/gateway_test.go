@@ -171,9 +171,7 @@ func TestDecoderRejects(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var o ingest.Origin
 			if c.key != "" || c.topic == "inbond.carrier-events" || c.topic == "inbond.manifests" {
-				o = ingest.Origin{Transport: "kafka", Name: c.topic, Channel: map[string]ingest.Channel{
-					"inbond.carrier-events": ingest.ChannelEvents, "inbond.manifests": ingest.ChannelManifest}[c.topic],
-					Shipment: event.ShipmentID(c.key)}
+				o = ingest.KafkaOrigin(c.topic, []byte(c.key))
 			} else {
 				var err error
 				o, err = ingest.ParseMQTTTopic(c.topic)

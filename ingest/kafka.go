@@ -40,6 +40,12 @@ var kafkaChannels = map[string]Channel{
 	string(event.TopicManifests):     ChannelManifest,
 }
 
+// KafkaOrigin is how the Kafka gateway sees a record of a carriers' topic:
+// the channel the topic carries and the shipment its key names (if any).
+func KafkaOrigin(topic string, key []byte) Origin {
+	return Origin{Transport: "kafka", Name: topic, Channel: kafkaChannels[topic], Shipment: event.ShipmentID(key)}
+}
+
 // kafkaGateway reads inbond.carrier-events and inbond.manifests in a consumer
 // group and commits an input's offset only after the record it produced was
 // durably written. A crash between the two re-reads and re-forwards the input;
@@ -99,7 +105,7 @@ func (g *kafkaGateway) run(ctx context.Context) error {
 			}
 			return fmt.Errorf("kafka gateway fetch: %w", err)
 		}
-		o := Origin{Transport: "kafka", Name: m.Topic, Channel: kafkaChannels[m.Topic], Shipment: event.ShipmentID(m.Key)}
+		o := KafkaOrigin(m.Topic, m.Key)
 		where := m.Topic + "/" + strconv.Itoa(m.Partition) + "@" + strconv.FormatInt(m.Offset, 10)
 		if err := g.r.route(ctx, o, where, m.Value, nil, func() { g.commits <- m }); err != nil {
 			return nil // ctx ended: the input stays uncommitted and is read again

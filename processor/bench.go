@@ -140,7 +140,7 @@ func load(ctx context.Context, brokers []string, envs []*event.Envelope) error {
 // with one SET, 500 per pipeline: the cost of moving the events through,
 // without decoding or state.
 func baseline(ctx context.Context, brokers []string, rdb *redis.Client, prefix string, total int) (Run, error) {
-	ends, err := endOffsets(ctx, brokers)
+	ends, err := bus.EndOffsets(ctx, brokers, string(event.TopicEvents))
 	if err != nil {
 		return Run{}, err
 	}
@@ -194,7 +194,7 @@ func baseline(ctx context.Context, brokers []string, rdb *redis.Client, prefix s
 // processorRun runs one processor from the start of the topic until the
 // offsets stored in Redis reach the end of every partition.
 func processorRun(ctx context.Context, brokers []string, rdb *redis.Client, prefix, group string, total int) (Run, error) {
-	ends, err := endOffsets(ctx, brokers)
+	ends, err := bus.EndOffsets(ctx, brokers, string(event.TopicEvents))
 	if err != nil {
 		return Run{}, err
 	}
@@ -241,26 +241,6 @@ func processorRun(ctx context.Context, brokers []string, rdb *redis.Client, pref
 	mu.Lock()
 	defer mu.Unlock()
 	return Run{Events: total, Elapsed: elapsed, PerSecond: float64(total) / elapsed.Seconds(), Writes: len(lat), Latency: summarize(lat)}, nil
-}
-
-func endOffsets(ctx context.Context, brokers []string) ([]int64, error) {
-	n, err := partitionCount(ctx, brokers, string(event.TopicEvents))
-	if err != nil {
-		return nil, err
-	}
-	ends := make([]int64, n)
-	for p := range n {
-		c, err := kafka.DialLeader(ctx, "tcp", brokers[0], string(event.TopicEvents), p)
-		if err != nil {
-			return nil, err
-		}
-		ends[p], err = c.ReadLastOffset()
-		c.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	return ends, nil
 }
 
 func cleanup(rdb *redis.Client, prefix string) {

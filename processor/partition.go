@@ -164,7 +164,7 @@ func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) error 
 			l.log.Error("undecodable record on the canonical topic; skipped", zap.Int64("offset", msg.Offset), zap.Error(err))
 			continue
 		}
-		if want := bus.PartitionOf([]byte(e.Subject), l.p.partitions); want != l.part {
+		if want := l.p.partitioner.Partition([]byte(e.Subject)); want != l.part {
 			m.Events.WithLabelValues(OutcomeMisrouted).Inc()
 			l.log.Error("event in a partition its shipment does not hash to; skipped",
 				zap.Int64("offset", msg.Offset), zap.String("shipment", string(e.Subject)), zap.Int("want_partition", want))

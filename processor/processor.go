@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/state"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -78,8 +79,8 @@ func (c *Config) Validate() error {
 // Processor is one member of the processor group. Build it with New; it is
 // the same for `inbond process`, the demo, the tests and the benchmark.
 type Processor struct {
-	cfg        Config
-	partitions int // partition count of the topic, to check routing
+	cfg         Config
+	partitioner *bus.Partitioner // of the topic, to check each event's routing
 }
 
 // New validates cfg and returns a processor.
@@ -95,11 +96,12 @@ func New(cfg Config) (*Processor, error) {
 // every partition flushes what it applied and the member leaves the group.
 func (p *Processor) Run(ctx context.Context) error {
 	log := p.cfg.Log.With(zap.String("owner", p.cfg.Owner))
-	n, err := partitionCount(ctx, p.cfg.Brokers, string(p.cfg.Topic))
+	ends, err := bus.EndOffsets(ctx, p.cfg.Brokers, string(p.cfg.Topic))
 	if err != nil {
-		return err
+		return fmt.Errorf("processor: %w", err)
 	}
-	p.partitions = n
+	n := len(ends)
+	p.partitioner = bus.NewPartitioner(n)
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                p.cfg.Group,
 		Brokers:           p.cfg.Brokers,
@@ -142,18 +144,4 @@ func (p *Processor) Run(ctx context.Context) error {
 			})
 		}
 	}
-}
-
-func partitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
-	d := &kafka.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", brokers[0])
-	if err != nil {
-		return 0, fmt.Errorf("processor: dial %s: %w", brokers[0], err)
-	}
-	defer conn.Close()
-	parts, err := conn.ReadPartitions(topic)
-	if err != nil {
-		return 0, fmt.Errorf("processor: partitions of %s: %w", topic, err)
-	}
-	return len(parts), nil
 }

@@ -30,8 +30,7 @@ func origin(t *testing.T, m sim.Message) ingest.Origin {
 		}
 		return o
 	}
-	ch := map[string]ingest.Channel{string(event.TopicCarrierEvents): ingest.ChannelEvents, string(event.TopicManifests): ingest.ChannelManifest}[m.Topic]
-	return ingest.Origin{Transport: "kafka", Name: m.Topic, Channel: ch, Shipment: event.ShipmentID(m.Key)}
+	return ingest.KafkaOrigin(m.Topic, []byte(m.Key))
 }
 
 // decodeAll passes every message through the gateways' decoder, received a

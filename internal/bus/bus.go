@@ -102,14 +102,57 @@ func NewWriter(brokers []string) *kafka.Writer {
 	}
 }
 
-// PartitionOf returns the partition a key lands in among n partitions under
-// NewWriter's balancer.
-func PartitionOf(key []byte, n int) int {
+// Partitioner computes the partition a key lands in under NewWriter's
+// balancer, without allocating: the processor checks every event with it.
+type Partitioner struct {
+	parts    []int
+	balancer kafka.Murmur2Balancer
+}
+
+// NewPartitioner returns the partitioner of a topic with n partitions.
+func NewPartitioner(n int) *Partitioner {
 	parts := make([]int, n)
 	for i := range parts {
 		parts[i] = i
 	}
-	return (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: key}, parts...)
+	return &Partitioner{parts: parts}
+}
+
+// Partition returns key's partition.
+func (p *Partitioner) Partition(key []byte) int {
+	return p.balancer.Balance(kafka.Message{Key: key}, p.parts...)
+}
+
+// PartitionOf returns the partition a key lands in among n partitions under
+// NewWriter's balancer.
+func PartitionOf(key []byte, n int) int { return NewPartitioner(n).Partition(key) }
+
+// EndOffsets returns each partition's end offset (the offset the next record
+// will get) of topic, indexed by partition; its length is the partition count.
+func EndOffsets(ctx context.Context, brokers []string, topic string) ([]int64, error) {
+	d := &kafka.Dialer{Timeout: 10 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: dial %s: %w", topic, brokers[0], err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(topic)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	ends := make([]int64, len(parts))
+	for _, p := range parts {
+		pc, err := d.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("end offsets of %s: partition %d: %w", topic, p.ID, err)
+		}
+		ends[p.ID], err = pc.ReadLastOffset()
+		pc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("end offsets of %s: partition %d: %w", topic, p.ID, err)
+		}
+	}
+	return ends, nil
 }
 
 // Reader fetch settings every inbond consumer uses.

@@ -15,7 +15,6 @@ import (
 	"github.com/inbond/inbond/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
 
@@ -151,34 +150,14 @@ func (s *Stack) Stop() {
 
 // Forwarded counts the records on inbond.events and inbond.dlq.
 func Forwarded(ctx context.Context, brokers []string) (events, deadLetters int64, err error) {
-	count := func(topic string) (int64, error) {
-		conn, err := (&kafka.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", brokers[0])
+	for topic, n := range map[event.Topic]*int64{event.TopicEvents: &events, event.TopicDLQ: &deadLetters} {
+		ends, err := bus.EndOffsets(ctx, brokers, string(topic))
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		defer conn.Close()
-		parts, err := conn.ReadPartitions(topic)
-		if err != nil {
-			return 0, err
+		for _, e := range ends {
+			*n += e
 		}
-		var n int64
-		for _, p := range parts {
-			pc, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
-			if err != nil {
-				return 0, err
-			}
-			last, err := pc.ReadLastOffset()
-			pc.Close()
-			if err != nil {
-				return 0, err
-			}
-			n += last
-		}
-		return n, nil
 	}
-	if events, err = count(string(event.TopicEvents)); err != nil {
-		return 0, 0, err
-	}
-	deadLetters, err = count(string(event.TopicDLQ))
-	return events, deadLetters, err
+	return events, deadLetters, nil
 }

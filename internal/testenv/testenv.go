@@ -302,29 +302,11 @@ func ReadTopic(t testing.TB, brokers []string, topic string, want int, within ti
 // will get) for topic, indexed by partition.
 func EndOffsets(t testing.TB, brokers []string, topic string) []int64 {
 	t.Helper()
-	conn, err := kafka.Dial("tcp", brokers[0])
+	ends, err := bus.EndOffsets(context.Background(), brokers, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	parts, err := conn.ReadPartitions(topic)
-	if err != nil {
-		t.Fatalf("partitions of %s: %v", topic, err)
-	}
-	out := make([]int64, len(parts))
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], topic, p.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, err := pc.ReadLastOffset()
-		pc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[p.ID] = last
-	}
-	return out
+	return ends
 }
 
 // OwnRedisServer is a redis-server process owned by one test, with an append-only
