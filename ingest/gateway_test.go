@@ -297,3 +297,32 @@ func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// TestMQTTGatewayOnTheMachinesBroker runs the MQTT gateway against the
+// machine's own Mosquitto (127.0.0.1:1883, stock settings) with traffic
+// within its default queue limits, and then erases the persistent session
+// it created there.
+func TestMQTTGatewayOnTheMachinesBroker(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	url := testenv.SharedMQTT(t)
+	clientID := fmt.Sprintf("inbond-ingest-smoke-%d", time.Now().UnixNano())
+	t.Cleanup(func() { // a clean-session connect under the same ID erases the session
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).SetCleanSession(true))
+		if tok := c.Connect(); tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
+			c.Disconnect(100)
+		}
+	})
+	stop := startService(t, brokers, func(s *ingest.Service) {
+		s.MQTT = &ingest.MQTTConfig{Broker: url, ClientID: clientID}
+	})
+	defer stop(false)
+	in := ingesttest.Burst(300, 10)
+	topics := make([]string, len(in))
+	bodies := make([][]byte, len(in))
+	for i, x := range in {
+		topics[i], bodies[i] = ingest.MQTTTopic(x.Carrier, x.Shipment, ingest.ChannelTelemetry), x.Body
+	}
+	publishMQTT(t, mqttPublisher(t, url), topics, bodies)
+	got := testenv.ReadTopic(t, brokers, string(event.TopicEvents), len(in), time.Minute)
+	ingesttest.CheckDelivered(t, in, got, false)
+}
