@@ -25,18 +25,25 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
-// crashableWriter writes through to Kafka. Once crashed, its next batch is
-// written but reported failed (the worst case of a process killed between
-// Kafka's ack and the source's ack: the records exist and their inputs are
-// redelivered), and nothing after it is written.
-type crashableWriter struct {
+// faultyWriter writes through to Kafka unless told to fail. Once crashed,
+// its next batch is written but reported failed (the worst case of a process
+// killed between Kafka's ack and the source's ack: the records exist and their
+// inputs are redelivered), and nothing after it is written. While down, every
+// write fails and writes nothing, as when Kafka is unreachable.
+type faultyWriter struct {
 	w          *kafka.Writer
 	crashed    atomic.Bool
+	down       atomic.Bool
 	lastWrites atomic.Int32
+	attempts   atomic.Int64
 }
 
-func (c *crashableWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
-	if !c.crashed.Load() {
+func (c *faultyWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	c.attempts.Add(1)
+	switch {
+	case c.down.Load():
+		return errors.New("kafka unreachable")
+	case !c.crashed.Load():
 		return c.w.WriteMessages(ctx, msgs...)
 	}
 	if c.lastWrites.Add(1) == 1 {
@@ -45,10 +52,10 @@ func (c *crashableWriter) WriteMessages(ctx context.Context, msgs ...kafka.Messa
 	return errors.New("process killed")
 }
 
-// startService runs an ingest.Service and returns its stop function.
-func startService(t *testing.T, brokers []string, configure func(*ingest.Service)) func(crash bool) {
+// startService runs an ingest.Service and returns its controls.
+func startService(t *testing.T, brokers []string, configure func(*ingest.Service)) ingesttest.Gateway {
 	t.Helper()
-	w := &crashableWriter{w: bus.NewWriter(brokers)}
+	w := &faultyWriter{w: bus.NewWriter(brokers)}
 	svc := &ingest.Service{
 		Writer:       w,
 		Decoder:      &ingest.Decoder{},
@@ -81,7 +88,11 @@ func startService(t *testing.T, brokers []string, configure func(*ingest.Service
 		})
 	}
 	t.Cleanup(func() { stop(false) })
-	return stop
+	return ingesttest.Gateway{
+		Stop:       stop,
+		FailWrites: w.down.Store,
+		Attempts:   func() int { return int(w.attempts.Load()) },
+	}
 }
 
 func mqttPublisher(t *testing.T, url string) mqtt.Client {
@@ -125,7 +136,7 @@ func TestMQTTGatewayContract(t *testing.T) {
 			}
 			publishMQTT(t, c, topics, bodies)
 		},
-		StartGateway: func(t *testing.T) func(bool) {
+		StartGateway: func(t *testing.T) ingesttest.Gateway {
 			return startService(t, brokers, func(s *ingest.Service) {
 				s.MQTT = &ingest.MQTTConfig{Broker: mosq.URL, ClientID: clientID, SharedGroup: "inbond-ingest"}
 			})
@@ -144,7 +155,7 @@ func TestKafkaGatewayContract(t *testing.T) {
 			}
 			publishKafka(t, brokers, msgs)
 		},
-		StartGateway: func(t *testing.T) func(bool) {
+		StartGateway: func(t *testing.T) ingesttest.Gateway {
 			return startService(t, brokers, func(s *ingest.Service) {
 				s.Kafka = &ingest.KafkaConfig{Brokers: brokers, GroupID: "inbond-ingest-test", SessionTimeout: time.Second}
 			})
@@ -312,10 +323,10 @@ func TestMQTTGatewayOnTheMachinesBroker(t *testing.T) {
 			c.Disconnect(100)
 		}
 	})
-	stop := startService(t, brokers, func(s *ingest.Service) {
+	gw := startService(t, brokers, func(s *ingest.Service) {
 		s.MQTT = &ingest.MQTTConfig{Broker: url, ClientID: clientID}
 	})
-	defer stop(false)
+	defer gw.Stop(false)
 	in := ingesttest.Burst(300, 10)
 	topics := make([]string, len(in))
 	bodies := make([][]byte, len(in))

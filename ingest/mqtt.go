@@ -95,6 +95,12 @@ func (g *MQTTGateway) run(ctx context.Context) error {
 	}
 	filter := g.cfg.SubscriptionFilter()
 	handler := g.handle(ctx)
+	// A resumed session's unacknowledged messages arrive right after CONNACK,
+	// before the Subscribe below has registered its handler. Paho neither
+	// delivers nor acknowledges a message without a handler, so without this
+	// route they would sit in the broker's in-flight window until the next
+	// reconnect: the messages a crash left unacked would go missing.
+	opts.SetDefaultPublishHandler(handler)
 	opts.SetOnConnectHandler(func(c mqtt.Client) {
 		// Subscribing again on every connect is idempotent and covers a broker
 		// that lost its session store.

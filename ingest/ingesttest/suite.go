@@ -33,10 +33,21 @@ type Transport struct {
 	// Publish publishes the inputs in order, the way carriers do, and returns
 	// once the source acknowledged every one (MQTT PUBACK, Kafka acks=all).
 	Publish func(t *testing.T, in []Input)
-	// StartGateway starts a gateway; stop stops it gracefully (drain and ack)
-	// when crash is false, or abandons what it holds, like a killed process,
-	// when crash is true. A restarted gateway resumes the same session/group.
-	StartGateway func(t *testing.T) (stop func(crash bool))
+	// StartGateway starts a gateway and returns its controls. A restarted
+	// gateway resumes the same session/group.
+	StartGateway func(t *testing.T) Gateway
+}
+
+// Gateway is a running gateway as the suite controls it.
+type Gateway struct {
+	// Stop stops the gateway gracefully (drain and ack) when crash is false,
+	// or abandons what it holds, like a killed process, when crash is true.
+	Stop func(crash bool)
+	// FailWrites makes every Kafka write of this gateway fail while on, as
+	// when the cluster is unreachable from it.
+	FailWrites func(on bool)
+	// Attempts counts the Kafka writes this gateway has tried so far.
+	Attempts func() int
 }
 
 // Burst returns n telemetry inputs for shipments, round-robin, each
@@ -65,8 +76,8 @@ func Burst(n, shipments int) []Input {
 func Run(t *testing.T, tr Transport) {
 	t.Run("Burst10kNoLossPartitionedOrdered", func(t *testing.T) {
 		in := Burst(10_000, 100)
-		stop := tr.StartGateway(t)
-		defer stop(false)
+		gw := tr.StartGateway(t)
+		defer gw.Stop(false)
 		tr.Publish(t, in)
 		got := testenv.ReadTopic(t, tr.Brokers, string(event.TopicEvents), len(in), 2*time.Minute)
 		CheckDelivered(t, in, got, true)
@@ -75,25 +86,58 @@ func Run(t *testing.T, tr Transport) {
 		for _, crash := range []bool{false, true} {
 			name := map[bool]string{false: "graceful", true: "crash"}[crash]
 			t.Run(name, func(t *testing.T) {
-				in := Burst(10_000, 100)
-				for i := range in { // distinct shipments from the other subtests
-					in[i].Shipment += event.ShipmentID("-" + name)
-					in[i].Body = retag(in[i].Body, in[i].Shipment)
-				}
+				in := retagAll(Burst(10_000, 100), name)
 				before := countRecords(t, tr.Brokers)
-				stop := tr.StartGateway(t)
+				gw := tr.StartGateway(t)
 				var wg sync.WaitGroup
 				wg.Go(func() { tr.Publish(t, in) })
 				waitForRecords(t, tr.Brokers, before+len(in)/5, time.Minute) // mid-burst
-				stop(crash)
+				gw.Stop(crash)
 				restarted := tr.StartGateway(t)
-				defer restarted(false)
+				defer restarted.Stop(false)
 				wg.Wait()
 				got := testenv.ReadTopic(t, tr.Brokers, string(event.TopicEvents), before+len(in), 2*time.Minute)
 				CheckDelivered(t, in, got, false)
 			})
 		}
 	})
+	// Kafka unreachable: the gateway holds every input unacknowledged, then
+	// dies. Its successor must get all of them again from the source. For
+	// MQTT this is the broker resending a whole in-flight window the moment
+	// the session resumes, before the gateway has subscribed again.
+	t.Run("KafkaOutageThenCrashLosesNothing", func(t *testing.T) {
+		in := retagAll(Burst(500, 50), "outage")
+		before := countRecords(t, tr.Brokers)
+		gw := tr.StartGateway(t)
+		gw.FailWrites(true)
+		tr.Publish(t, in)
+		deadline := time.Now().Add(30 * time.Second)
+		for gw.Attempts() < 3 { // the gateway holds input and keeps failing to write it
+			if time.Now().After(deadline) {
+				t.Fatal("the gateway tried no Kafka write within 30s of the publish")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond) // let the rest of the inputs reach it too
+		if n := countRecords(t, tr.Brokers); n != before {
+			t.Fatalf("%d records written while every write failed", n-before)
+		}
+		gw.Stop(true)
+		restarted := tr.StartGateway(t)
+		defer restarted.Stop(false)
+		got := testenv.ReadTopic(t, tr.Brokers, string(event.TopicEvents), before+len(in), time.Minute)
+		CheckDelivered(t, in, got, false)
+	})
+}
+
+// retagAll gives the inputs shipments of their own, distinct from other
+// subtests' by suffix.
+func retagAll(in []Input, suffix string) []Input {
+	for i := range in {
+		in[i].Shipment += event.ShipmentID("-" + suffix)
+		in[i].Body = retag(in[i].Body, in[i].Shipment)
+	}
+	return in
 }
 
 // retag rewrites the shipment of a compact body.
