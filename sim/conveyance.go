@@ -45,10 +45,8 @@ func (g *gen) conveyance() (time.Time, error) {
 	estimate := time.Duration(length / c.SpeedKmh * float64(time.Hour))
 
 	var stops []plannedStop
-	for _, s := range c.Stops {
-		if d, dist := nearestAlong(line, Point{s.Lat, s.Lon}); dist <= s.RadiusKm*0.8 {
-			stops = append(stops, plannedStop{d: d, dwell: stopDwell[c.Mode], allowed: true})
-		}
+	for _, d := range c.stopsAlong {
+		stops = append(stops, plannedStop{d: d, dwell: stopDwell[c.Mode], allowed: true})
 	}
 	var unscheduledAt float64 = -1
 	if g.dev[RuleStop] {

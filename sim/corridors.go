@@ -53,6 +53,10 @@ type Corridor struct {
 	Waypoints       [][2]float64   `yaml:"waypoints"`
 
 	line Polyline
+	// stopsAlong holds, for each allowed stop the route passes through, its
+	// distance along the line in km, in the order of Stops. Finding it
+	// samples the whole line, so it is done once, when the corridor loads.
+	stopsAlong []float64
 }
 
 // Line is the corridor's polyline.
@@ -86,6 +90,11 @@ func Corridors() (map[string]*Corridor, error) {
 			pts[i] = Point{w[0], w[1]}
 		}
 		c.line = NewPolyline(pts)
+		for _, s := range c.Stops {
+			if d, dist := nearestAlong(c.line, Point{s.Lat, s.Lon}); dist <= s.RadiusKm*0.8 {
+				c.stopsAlong = append(c.stopsAlong, d)
+			}
+		}
 		out[c.ID] = c
 	}
 	return out, nil

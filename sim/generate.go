@@ -1,13 +1,13 @@
 package sim
 
 import (
+	"container/heap"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/inbond/inbond/event"
@@ -30,6 +30,7 @@ func Generate(sc *Scenario, seed uint64, inject []Rule) (*Stream, error) {
 		return nil, err
 	}
 	out := &Stream{}
+	perShipment := make([][]Message, 0, len(sc.Shipments))
 	for i := range sc.Shipments {
 		sp := sc.Shipments[i]
 		c := corridors[sp.Corridor]
@@ -52,11 +53,68 @@ func Generate(sc *Scenario, seed uint64, inject []Rule) (*Stream, error) {
 		if err := g.run(); err != nil {
 			return nil, fmt.Errorf("shipment %s: %w", sp.ID, err)
 		}
-		out.Messages = append(out.Messages, g.msgs...)
+		perShipment = append(perShipment, g.msgs)
 		out.Labels = append(out.Labels, g.labels...)
 	}
-	sort.SliceStable(out.Messages, func(a, b int) bool { return out.Messages[a].At.Before(out.Messages[b].At) })
+	out.Messages = mergeByTime(perShipment)
 	return out, nil
+}
+
+// mergeByTime merges the shipments' messages into one slice in publication
+// time order. Equal times keep shipment order, then each shipment's own order:
+// exactly the order of a stable sort of the concatenation, but each message
+// moves once instead of O(log n) times (a million messages sorted whole took
+// a third of pre-generation's time).
+func mergeByTime(lists [][]Message) []Message {
+	byTime := func(a, b Message) int { return a.At.Compare(b.At) }
+	n := 0
+	for _, l := range lists {
+		slices.SortStableFunc(l, byTime)
+		n += len(l)
+	}
+	out := make([]Message, 0, n)
+	h := make(cursorHeap, 0, len(lists))
+	for i, l := range lists {
+		if len(l) > 0 {
+			h = append(h, cursor{list: i, rest: l})
+		}
+	}
+	heap.Init(&h)
+	for len(h) > 0 {
+		c := &h[0]
+		out = append(out, c.rest[0])
+		if c.rest = c.rest[1:]; len(c.rest) == 0 {
+			heap.Pop(&h)
+		} else {
+			heap.Fix(&h, 0)
+		}
+	}
+	return out
+}
+
+// cursor is the unmerged rest of one shipment's messages.
+type cursor struct {
+	list int // the shipment's index, which breaks ties
+	rest []Message
+}
+
+// cursorHeap orders cursors by their next message's time, then shipment index.
+type cursorHeap []cursor
+
+func (h cursorHeap) Len() int { return len(h) }
+func (h cursorHeap) Less(i, j int) bool {
+	if c := h[i].rest[0].At.Compare(h[j].rest[0].At); c != 0 {
+		return c < 0
+	}
+	return h[i].list < h[j].list
+}
+func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(cursor)) }
+func (h *cursorHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // gen generates one shipment. It is used by one goroutine.
