@@ -244,3 +244,30 @@ func TestRedisRestart(t *testing.T) {
 	waitCaughtUp(t, brokers, rdb, store, 2*time.Minute)
 	matchesReference(t, snapshot(t, rdb, "restart:"), store, envs, bus.DefaultPartitions)
 }
+
+// TestRedisLosesEverything empties Redis twice while events stream in, as a
+// restart without persistence or a failover to an empty replica would. Every
+// partition's next flush finds its position gone; the processor claims it
+// again, replays the log from the start and ends with exactly the state of
+// one uninterrupted run, indexes included.
+func TestRedisLosesEverything(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	srv := testenv.StartOwnRedis(t) // its own server: FLUSHALL touches nothing shared
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store := state.NewStore(rdb, "lost:")
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: 300, Events: 40_000, Seed: 23})
+	streamed := streamIn(t, brokers, envs, 20, 150*time.Millisecond)
+	startProcessor(t, brokers, store, "g-redis-lost", "solo")
+	for range 2 {
+		time.Sleep(900 * time.Millisecond)
+		if err := rdb.FlushAll(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-streamed
+	waitCaughtUp(t, brokers, rdb, store, 2*time.Minute)
+	got := snapshot(t, rdb, "lost:")
+	matchesReference(t, got, store, envs, bus.DefaultPartitions)
+	sameState(t, got, referenceRun(t, brokers), "state after Redis lost everything twice vs one uninterrupted run")
+}

@@ -18,6 +18,7 @@ type Metrics struct {
 	FlushShipments  prometheus.Histogram
 	FlushErrors     prometheus.Counter
 	Fenced          prometheus.Counter
+	PositionsLost   prometheus.Counter
 	Lag             *prometheus.GaugeVec // partition
 	Shipments       prometheus.Gauge     // shipments held in memory
 	OwnedPartitions prometheus.Gauge
@@ -50,6 +51,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "inbond", Subsystem: "processor", Name: "fenced_total",
 			Help: "Flushes refused because another instance had claimed the partition.",
 		}),
+		PositionsLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "positions_lost_total",
+			Help: "Flushes refused because Redis lost or rolled back the partition's stored position; the partition was claimed again and rebuilt.",
+		}),
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "inbond", Subsystem: "processor", Name: "lag_events",
 			Help: "Events between the last read and the end of the partition.",
@@ -63,6 +68,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Partitions this instance currently owns.",
 		}),
 	}
-	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.Lag, m.Shipments, m.OwnedPartitions)
+	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.PositionsLost, m.Lag, m.Shipments, m.OwnedPartitions)
 	return m
 }

@@ -39,15 +39,37 @@ type partitionLoop struct {
 // errFenced stops a partition whose claim was taken by another instance.
 var errFenced = errors.New("fenced")
 
+// errPositionLost stops a partition whose stored position Redis lost or
+// rolled back; its owner claims it again and rebuilds (state.ErrPositionLost).
+var errPositionLost = errors.New("stored position lost")
+
 // readBatch is how many already-fetched events are applied together, so new
 // shipments are loaded from Redis in one round trip.
 const readBatch = 1024
 
+// runPartition owns partition part for as long as the generation lasts. When
+// Redis turns out to have lost the partition's position, it throws away what
+// it holds in memory and owns the partition afresh from what Redis has: a
+// new claim, the stored offset, shipments reloaded as they are met.
 func (p *Processor) runPartition(ctx context.Context, gen *kafka.Generation, part int, log *zap.Logger) {
+	for {
+		err := p.ownPartition(ctx, gen, part, log)
+		if !errors.Is(err, errPositionLost) || ctx.Err() != nil {
+			return
+		}
+		p.cfg.Metrics.PositionsLost.Inc()
+		log.Warn("Redis no longer holds the partition where this owner left it (keys lost or restored from an older copy); claiming it again and rebuilding from the stored offset")
+	}
+}
+
+// ownPartition claims the partition, reads it from the stored offset and
+// applies it until the generation ends (nil), another owner fences it
+// (errFenced) or Redis lost its position (errPositionLost).
+func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, part int, log *zap.Logger) error {
 	m := p.cfg.Metrics
 	claim, err := retry(ctx, func() (state.Claim, error) { return p.cfg.Store.Claim(ctx, part, p.cfg.Owner) })
 	if err != nil {
-		return // the generation ended before Redis answered
+		return nil // the generation ended before Redis answered
 	}
 	m.OwnedPartitions.Inc()
 	defer m.OwnedPartitions.Dec()
@@ -63,7 +85,7 @@ func (p *Processor) runPartition(ctx context.Context, gen *kafka.Generation, par
 	}
 	if err := reader.SetOffset(start); err != nil {
 		log.Error("seek", zap.Int64("offset", start), zap.Error(err))
-		return
+		return nil
 	}
 	msgs := make(chan kafka.Message, 4*readBatch)
 	readCtx, stopReading := context.WithCancel(ctx)
@@ -93,11 +115,14 @@ func (p *Processor) runPartition(ctx context.Context, gen *kafka.Generation, par
 	switch {
 	case errors.Is(err, errFenced):
 		log.Warn("partition taken over by a newer owner; dropping it and its unflushed work", zap.Int64("epoch", claim.Epoch))
+	case errors.Is(err, errPositionLost):
+		return err
 	case err != nil:
 		log.Error("partition stopped", zap.Error(err))
 	default:
 		log.Info("partition released", zap.Int64("next_offset", l.nextOffset))
 	}
+	return nil
 }
 
 func (l *partitionLoop) run(ctx context.Context, msgs <-chan kafka.Message, reader *kafka.Reader, gen *kafka.Generation) error {
@@ -236,8 +261,8 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 	}
 	start := time.Now()
 	_, err := retry(ctx, func() (struct{}, error) {
-		err := l.p.cfg.Store.Flush(ctx, l.part, l.claim.Epoch, l.nextOffset, changes)
-		if errors.Is(err, state.ErrFenced) {
+		err := l.p.cfg.Store.Flush(ctx, &l.claim, l.nextOffset, changes)
+		if errors.Is(err, state.ErrFenced) || errors.Is(err, state.ErrPositionLost) {
 			return struct{}{}, backoff.Permanent(err)
 		}
 		if err != nil {
@@ -249,6 +274,9 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 	if errors.Is(err, state.ErrFenced) {
 		m.Fenced.Inc()
 		return errFenced
+	}
+	if errors.Is(err, state.ErrPositionLost) {
+		return errPositionLost
 	}
 	if err != nil {
 		return err
@@ -278,7 +306,7 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 // flush instead, so a release in the middle of a Redis outage still tries.
 func (l *partitionLoop) flushOrRelease(ctx context.Context) error {
 	err := l.flush(ctx)
-	if err != nil && ctx.Err() != nil && !errors.Is(err, errFenced) {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, errFenced) && !errors.Is(err, errPositionLost) {
 		return l.finalFlush()
 	}
 	return err

@@ -136,14 +136,26 @@ func TestStoreClaimFenceAndIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := store.Flush(ctx, 3, a.Epoch, 10, []state.Change{{Shipment: sh}}); err != nil {
-		t.Fatal(err)
+	if err := store.Flush(ctx, &a, 10, []state.Change{{Shipment: sh}}); err != nil || a.Offset != 10 {
+		t.Fatalf("first flush: %v, claim now %+v", err, a)
+	}
+	// The same flush again, as after a reply lost on the way back: accepted,
+	// and nothing changes.
+	retried := a
+	retried.Offset = -1
+	if err := store.Flush(ctx, &retried, 10, []state.Change{{Shipment: sh}}); err != nil {
+		t.Fatalf("retried flush: %v", err)
 	}
 	before := state.IndexOf(sh)
 	if _, err := state.Apply(sh, ev(2, &event.Arrived{Port: "3802"})); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Flush(ctx, 3, a.Epoch, 11, []state.Change{{Shipment: sh, Before: &before}}); err != nil {
+	stale := a
+	stale.Offset = 7 // an owner whose memory is not what Redis holds
+	if err := store.Flush(ctx, &stale, 11, nil); !errors.Is(err, state.ErrPositionLost) {
+		t.Fatalf("flush from offset 7 onto offset 10: %v, want ErrPositionLost", err)
+	}
+	if err := store.Flush(ctx, &a, 11, []state.Change{{Shipment: sh, Before: &before}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.Client.SMembers(ctx, store.StatusKey(3, state.StatusArrived)).Val(); len(got) != 1 || got[0] != "S1" {
@@ -160,7 +172,7 @@ func TestStoreClaimFenceAndIndexes(t *testing.T) {
 	if err != nil || b.Epoch != 2 || b.Offset != 11 {
 		t.Fatalf("second claim %+v %v", b, err)
 	}
-	if err := store.Flush(ctx, 3, a.Epoch, 99, nil); !errors.Is(err, state.ErrFenced) {
+	if err := store.Flush(ctx, &a, 99, nil); !errors.Is(err, state.ErrFenced) {
 		t.Fatalf("flush by the fenced owner: %v", err)
 	}
 	if off := r.Client.HGet(ctx, store.OffsetKey(3), "offset").Val(); off != "11" {
@@ -173,5 +185,17 @@ func TestStoreClaimFenceAndIndexes(t *testing.T) {
 	counts, err := store.CountByStatus(ctx, 12)
 	if err != nil || counts[state.StatusArrived] != 1 {
 		t.Fatalf("counts %v %v", counts, err)
+	}
+
+	// Redis loses the partition (restart without persistence): its owner's
+	// next flush is refused, and claiming again starts it over.
+	if err := r.Client.Del(ctx, store.OffsetKey(3)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Flush(ctx, &b, 12, nil); !errors.Is(err, state.ErrPositionLost) {
+		t.Fatalf("flush after the partition's keys were lost: %v, want ErrPositionLost", err)
+	}
+	if c, err := store.Claim(ctx, 3, "b"); err != nil || c.Epoch != 1 || c.Offset != -1 {
+		t.Fatalf("claim after the loss %+v %v, want epoch 1 from offset -1", c, err)
 	}
 }

@@ -17,6 +17,14 @@ import (
 // since this one did: the caller is a zombie and must drop the partition.
 var ErrFenced = errors.New("state: partition claimed by a newer owner (fenced)")
 
+// ErrPositionLost is returned by Flush when Redis no longer holds the
+// position the caller's claim or last flush left there: the partition's keys
+// were lost (a Redis restart without persistence, a failover to a replica
+// that lagged) or restored from an older copy. The caller's memory no longer
+// matches Redis; it must discard it, claim the partition again and rebuild
+// from the position Redis holds, which replaying the log makes correct.
+var ErrPositionLost = errors.New("state: the partition's stored position is not where this owner left it")
+
 // Store is the Redis store of shipment state. It is safe for concurrent use
 // by any number of goroutines; each partition must be written by one owner at
 // a time, which Claim and the fencing epoch in Flush enforce.
@@ -73,11 +81,13 @@ func (s *Store) PortKey(p int, code event.PortCode) string {
 // which the timers read.
 func (s *Store) DeadlinesKey(p int) string { return s.tag(p) + "deadlines" }
 
-// Claim is a partition's ownership as granted by Store.Claim.
+// Claim is a partition's ownership as granted by Store.Claim, and the
+// position its owner believes Redis holds.
 type Claim struct {
 	Partition int
 	Epoch     int64
-	// Offset is the next offset to read, or -1 when nothing was ever flushed.
+	// Offset is the next offset to read as stored in Redis, or -1 when nothing
+	// was ever flushed. Flush checks it and advances it.
 	Offset int64
 }
 
@@ -183,13 +193,27 @@ type Change struct {
 	Before *Index
 }
 
+// flushScript applies a flush only where the partition is exactly where the
+// flushing owner left it: its epoch (no newer claim) and its offset (nothing
+// lost or rolled back since). ARGV: epoch held, offset held, next offset,
+// then the operations.
 var flushScript = redis.NewScript(`
-local held = ARGV[1]
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local stored = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
+local epoch, offset = stored[1], stored[2] or '-1'
+local held, from, to = ARGV[1], ARGV[2], ARGV[3]
 if epoch ~= held then
-  return redis.error_reply('FENCED held epoch ' .. held .. ', current ' .. tostring(epoch))
+  if epoch and tonumber(epoch) > tonumber(held) then
+    return redis.error_reply('FENCED held epoch ' .. held .. ', current ' .. epoch)
+  end
+  return redis.error_reply('LOST held epoch ' .. held .. ', stored ' .. tostring(epoch))
 end
-local i = 3
+if offset == to then
+  return 0 -- this very flush was applied already; its reply was lost
+end
+if offset ~= from then
+  return redis.error_reply('LOST held offset ' .. from .. ', stored ' .. offset)
+end
+local i = 4
 local n = #ARGV
 while i <= n do
   local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
@@ -200,7 +224,7 @@ while i <= n do
   elseif op == 'X' then redis.call('ZREM', k, ARGV[i + 2]); i = i + 3
   else return redis.error_reply('unknown op ' .. op) end
 end
-redis.call('HSET', KEYS[1], 'offset', ARGV[2])
+redis.call('HSET', KEYS[1], 'offset', to)
 return n
 `)
 
@@ -226,15 +250,19 @@ func (b *opBuilder) op(code, key string, args ...any) {
 	b.args = append(b.args, args...)
 }
 
-// Flush writes the changed shipments, their index changes and partition p's
-// next offset in one atomic Redis step, provided epoch is still the
-// partition's current epoch; otherwise it writes nothing and returns
-// ErrFenced. On any other error nothing was written either and the flush may
-// be retried as it is.
-func (s *Store) Flush(ctx context.Context, p int, epoch, nextOffset int64, changes []Change) error {
+// Flush writes the changed shipments, their index changes and the partition's
+// next offset in one atomic Redis step, and advances c.Offset to nextOffset.
+// It writes only if Redis holds the partition exactly where c says: c's epoch
+// (else ErrFenced when a newer owner claimed it, ErrPositionLost when the
+// epoch went missing or backwards) and c's offset (else ErrPositionLost). So
+// a flush never lands on state other than the state it was computed from. On
+// any other error nothing was written, or this same flush was, and the call
+// may be retried as it is.
+func (s *Store) Flush(ctx context.Context, c *Claim, nextOffset int64, changes []Change) error {
+	p := c.Partition
 	b := &opBuilder{index: map[string]int{}}
 	b.key(s.OffsetKey(p))
-	b.args = append(b.args, strconv.FormatInt(epoch, 10), strconv.FormatInt(nextOffset, 10))
+	b.args = append(b.args, strconv.FormatInt(c.Epoch, 10), strconv.FormatInt(c.Offset, 10), strconv.FormatInt(nextOffset, 10))
 	for _, c := range changes {
 		sh := c.Shipment
 		val, err := Encode(sh)
@@ -281,13 +309,16 @@ func (s *Store) Flush(ctx context.Context, p int, epoch, nextOffset int64, chang
 		}
 	}
 	err := flushScript.Run(ctx, s.rdb, b.keys, b.args...).Err()
-	if err != nil {
-		if strings.HasPrefix(err.Error(), "FENCED") {
-			return fmt.Errorf("%w: partition %d: %s", ErrFenced, p, err)
-		}
-		return fmt.Errorf("flush partition %d: %w", p, err)
+	switch {
+	case err == nil:
+		c.Offset = nextOffset
+		return nil
+	case strings.HasPrefix(err.Error(), "FENCED"):
+		return fmt.Errorf("%w: partition %d: %s", ErrFenced, p, err)
+	case strings.HasPrefix(err.Error(), "LOST"):
+		return fmt.Errorf("%w: partition %d: %s", ErrPositionLost, p, err)
 	}
-	return nil
+	return fmt.Errorf("flush partition %d: %w", p, err)
 }
 
 // CountByStatus returns how many shipments have each status, summed over
