@@ -245,11 +245,12 @@ func TestRedisRestart(t *testing.T) {
 	matchesReference(t, snapshot(t, rdb, "restart:"), store, envs, bus.DefaultPartitions)
 }
 
-// TestRedisLosesEverything empties Redis twice while events stream in, as a
-// restart without persistence or a failover to an empty replica would. Every
-// partition's next flush finds its position gone; the processor claims it
-// again, replays the log from the start and ends with exactly the state of
-// one uninterrupted run, indexes included.
+// TestRedisLosesEverything empties Redis as a restart without persistence or
+// a failover to an empty replica would: twice while events stream in, and
+// once more after the processor has caught up and sits idle. Each time the
+// partitions find their position gone, are claimed again and replay the log
+// from the start; the end state is exactly that of one uninterrupted run,
+// indexes included.
 func TestRedisLosesEverything(t *testing.T) {
 	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
 	srv := testenv.StartOwnRedis(t) // its own server: FLUSHALL touches nothing shared
@@ -259,15 +260,90 @@ func TestRedisLosesEverything(t *testing.T) {
 	envs := sim.Workload(sim.WorkloadConfig{Shipments: 300, Events: 40_000, Seed: 23})
 	streamed := streamIn(t, brokers, envs, 20, 150*time.Millisecond)
 	startProcessor(t, brokers, store, "g-redis-lost", "solo")
-	for range 2 {
-		time.Sleep(900 * time.Millisecond)
+	flushAll := func() {
 		if err := rdb.FlushAll(t.Context()).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
+	for range 2 {
+		time.Sleep(900 * time.Millisecond)
+		flushAll()
+	}
 	<-streamed
 	waitCaughtUp(t, brokers, rdb, store, 2*time.Minute)
+	flushAll() // nothing left to read: only the idle partitions' position check can notice
+	waitCaughtUp(t, brokers, rdb, store, 30*time.Second)
 	got := snapshot(t, rdb, "lost:")
 	matchesReference(t, got, store, envs, bus.DefaultPartitions)
-	sameState(t, got, referenceRun(t, brokers), "state after Redis lost everything twice vs one uninterrupted run")
+	sameState(t, got, referenceRun(t, brokers), "state after Redis lost everything three times vs one uninterrupted run")
+}
+
+// snapshotScript and restoreScript copy every key under a prefix out of Redis
+// and put them back, each in one atomic step: a point-in-time copy, such as a
+// backup or a replica's, and its restore.
+var (
+	snapshotScript = redis.NewScript(`
+local out = {}
+for _, k in ipairs(redis.call('KEYS', ARGV[1] .. '*')) do
+  table.insert(out, k)
+  table.insert(out, redis.call('DUMP', k))
+end
+return out`)
+	restoreScript = redis.NewScript(`
+for _, k in ipairs(redis.call('KEYS', ARGV[1] .. '*')) do redis.call('DEL', k) end
+for i = 2, #ARGV, 2 do redis.call('RESTORE', ARGV[i], 0, ARGV[i + 1]) end
+return (#ARGV - 1) / 2`)
+)
+
+// TestRedisRollsBack puts Redis back to an older point-in-time copy of the
+// state, as a crash with appendfsync everysec or a failover to a lagging
+// replica does: once while events stream in, and once after the processor
+// has caught up, when the copy holds only the first half of the input. The
+// owners find their offsets older than they left them, drop what they hold
+// in memory and replay from the older offset. Without that, shipments
+// flushed after the copy would stay rolled back while the offset moved on,
+// or, on an idle partition, the whole rollback would stay.
+func TestRedisRollsBack(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	r := testenv.NewRedis(t)
+	store := state.NewStore(r.Client, r.Prefix)
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: 300, Events: 40_000, Seed: 29})
+	half := len(envs) / 2
+	ctx := t.Context()
+	copyState := func() []string {
+		copied, err := snapshotScript.Run(ctx, r.Client, nil, r.Prefix).StringSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return copied
+	}
+	restore := func(copied []string) {
+		args := []any{r.Prefix}
+		for _, s := range copied {
+			args = append(args, s)
+		}
+		if err := restoreScript.Run(ctx, r.Client, nil, args...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	streamed := streamIn(t, brokers, envs[:half], 10, 150*time.Millisecond)
+	startProcessor(t, brokers, store, "g-redis-rollback", "solo")
+	time.Sleep(500 * time.Millisecond)
+	midStream := copyState()
+	time.Sleep(500 * time.Millisecond) // the processor flushes on meanwhile
+	restore(midStream)
+	<-streamed
+	waitCaughtUp(t, brokers, r.Client, store, 2*time.Minute)
+
+	firstHalf := copyState()
+	produce(t, brokers, envs[half:])
+	waitCaughtUp(t, brokers, r.Client, store, 2*time.Minute)
+	restore(firstHalf) // the processor is idle: nothing is left to read
+	t.Logf("Redis put back to copies of %d keys (mid-stream) and %d keys (first half, while idle)", len(midStream)/2, len(firstHalf)/2)
+	waitCaughtUp(t, brokers, r.Client, store, 30*time.Second)
+
+	got := snapshot(t, r.Client, r.Prefix)
+	matchesReference(t, got, store, envs, bus.DefaultPartitions)
+	sameState(t, got, referenceRun(t, brokers), "state after two rollbacks vs one uninterrupted run")
 }

@@ -129,7 +129,7 @@ func (l *partitionLoop) run(ctx context.Context, msgs <-chan kafka.Message, read
 	cfg := l.p.cfg
 	ticker := time.NewTicker(cfg.FlushInterval)
 	defer ticker.Stop()
-	lastCommit := time.Now()
+	lastCommit, lastCheck := time.Now(), time.Now()
 	batch := make([]kafka.Message, 0, readBatch)
 	for {
 		select {
@@ -164,6 +164,15 @@ func (l *partitionLoop) run(ctx context.Context, msgs <-chan kafka.Message, read
 					return err
 				}
 				cfg.Metrics.Lag.WithLabelValues(l.label).Set(float64(max(reader.Lag(), 0)))
+				lastCheck = time.Now()
+			} else if time.Since(lastCheck) >= positionCheckInterval {
+				// An idle partition writes nothing, so without this check a
+				// Redis that lost or rolled back its position would go
+				// unnoticed, and stay stale, until the next event.
+				if err := l.checkPosition(ctx); err != nil {
+					return err
+				}
+				lastCheck = time.Now()
 			}
 			if time.Since(lastCommit) > time.Second && l.nextOffset >= 0 {
 				// Advisory only: lets kafka-consumer-groups and lag exporters see progress.
@@ -271,12 +280,8 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 		}
 		return struct{}{}, err
 	})
-	if errors.Is(err, state.ErrFenced) {
-		m.Fenced.Inc()
-		return errFenced
-	}
-	if errors.Is(err, state.ErrPositionLost) {
-		return errPositionLost
+	if lost := l.ownershipLost(err); lost != nil {
+		return lost
 	}
 	if err != nil {
 		return err
@@ -299,6 +304,38 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 	}
 	l.dirty = l.dirty[:0]
 	l.pending = 0
+	return nil
+}
+
+// positionCheckInterval is how often an idle partition checks that Redis
+// still holds its position.
+const positionCheckInterval = time.Second
+
+// checkPosition returns errFenced or errPositionLost when Redis no longer
+// holds the partition where this owner left it. Other errors are transient
+// and left to the next check.
+func (l *partitionLoop) checkPosition(ctx context.Context) error {
+	err := l.p.cfg.Store.CheckPosition(ctx, l.claim)
+	if lost := l.ownershipLost(err); lost != nil {
+		return lost
+	}
+	if err != nil && ctx.Err() == nil {
+		l.log.Warn("position check failed; trying again in a second", zap.Error(err))
+	}
+	return nil
+}
+
+// ownershipLost maps the store's refusals to the loop's own errors: errFenced
+// when a newer owner claimed the partition, errPositionLost when Redis lost or
+// rolled back its position; nil for anything else.
+func (l *partitionLoop) ownershipLost(err error) error {
+	switch {
+	case errors.Is(err, state.ErrFenced):
+		l.p.cfg.Metrics.Fenced.Inc()
+		return errFenced
+	case errors.Is(err, state.ErrPositionLost):
+		return errPositionLost
+	}
 	return nil
 }
 

@@ -321,6 +321,13 @@ func (s *Store) Flush(ctx context.Context, c *Claim, nextOffset int64, changes [
 	return fmt.Errorf("flush partition %d: %w", p, err)
 }
 
+// CheckPosition returns nil if Redis holds partition c.Partition exactly
+// where c says (its epoch and offset), and otherwise the error Flush would
+// return: ErrFenced or ErrPositionLost. It writes nothing.
+func (s *Store) CheckPosition(ctx context.Context, c Claim) error {
+	return s.Flush(ctx, &c, c.Offset, nil) // a flush of nothing onto the same offset
+}
+
 // CountByStatus returns how many shipments have each status, summed over
 // partitions 0..partitions-1 from the status indexes: one round trip.
 func (s *Store) CountByStatus(ctx context.Context, partitions int) (map[Status]int64, error) {
