@@ -130,6 +130,11 @@ func mqttBadInputs() []badInput {
 		{name: "manifest carrier differs from publisher", topic: manifestTopic, body: validManifest(func(m map[string]any) {
 			m["carrier"] = map[string]any{"scac": "TCPL", "irs_number": "98-7654321CD"}
 		}), reason: ingest.ReasonTopicMismatch},
+		// One validation error per device: a message of over 1 MB, larger than
+		// any Kafka record, unless the dead letter bounds it.
+		{name: "manifest listing 20,000 empty devices", topic: manifestTopic, body: validManifest(func(m map[string]any) {
+			m["devices"] = make([]string, 20_000)
+		}), reason: ingest.ReasonMissingField},
 	}
 }
 
@@ -151,5 +156,8 @@ func kafkaBadInputs() []badInput {
 		{name: "telemetry on the manifests topic", topic: "inbond.manifests", key: "SHP-BAD", body: withShip(func(m, _ map[string]any) { m["seq"] = 8 }), reason: ingest.ReasonWrongChannel},
 		{name: "not JSON", topic: "inbond.carrier-events", key: "SHP-BAD", body: []byte("departed at 10:00"), reason: ingest.ReasonMalformedJSON},
 		{name: "volume in m3 out of range", topic: "inbond.carrier-events", key: "SHP-BAD", body: withShip(setData("cumulative", 1e15)), reason: ingest.ReasonInvalidField},
+		// The key is echoed, quoted, in the message: over 1 MB once JSON-escaped.
+		{name: "300 KiB key of quotes differs from shipment", topic: "inbond.carrier-events", key: strings.Repeat(`"`, 300<<10),
+			body: withShip(func(m, _ map[string]any) { m["seq"] = 9 }), reason: ingest.ReasonKeyMismatch},
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // DeadLetter is the record written to inbond.dlq for an input that was not
@@ -23,20 +25,44 @@ type DeadLetter struct {
 	Original     []byte    `json:"original"` // base64 in JSON
 }
 
-// MaxOriginalBytes bounds the original bytes kept in a dead letter.
-const MaxOriginalBytes = 256 << 10
+// Bounds of a dead letter's parts. Together they keep every dead letter well
+// under bus.MaxRecordBytes however hostile the input: a dead letter too large
+// for Kafka would be refused on every retry and stall the gateways behind it.
+const (
+	// MaxOriginalBytes bounds the original bytes kept (base64 in the record).
+	MaxOriginalBytes = 256 << 10
+	// MaxMessageBytes bounds the human message: one validation error per
+	// element of a long array, or an echoed key, can make it any length.
+	MaxMessageBytes = 4 << 10
+	// MaxOriginBytes bounds the origin (an MQTT topic may be 64 KiB).
+	MaxOriginBytes = 1 << 10
+)
 
 // NewDeadLetter builds the dead letter for body, refused for r.
 func NewDeadLetter(transport, origin string, body []byte, r *Rejection, now time.Time) DeadLetter {
 	sum := sha256.Sum256(body)
 	dl := DeadLetter{
-		Transport: transport, Origin: origin, Reason: r.Reason, Message: r.Err.Error(),
+		Transport: transport, Origin: Clip(origin, MaxOriginBytes), Reason: r.Reason, Message: Clip(r.Err.Error(), MaxMessageBytes),
 		ReceivedTime: now.UTC(), Size: len(body), SHA256: hex.EncodeToString(sum[:]), Original: body,
 	}
 	if len(body) > MaxOriginalBytes {
 		dl.Original, dl.Truncated = body[:MaxOriginalBytes], true
 	}
 	return dl
+}
+
+// Clip returns s cut to at most max bytes, on a UTF-8 boundary, with a note
+// of how long it was when it had to be cut.
+func Clip(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	note := fmt.Sprintf(" … [cut: %d bytes in all]", len(s))
+	cut := limit - len(note)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:max(cut, 0)] + note
 }
 
 // Marshal encodes the dead letter as JSON.

@@ -34,6 +34,9 @@ var ErrClosed = errors.New("ingest: forwarder closed")
 //   - A failed write is retried with exponential backoff until it succeeds or
 //     Run's context ends; then the unwritten records are not acked and their
 //     sources redeliver them.
+//   - A write that can never succeed (the broker refuses a record's size) is
+//     not retried: Run returns the error, naming the setting to fix, and the
+//     records stay unacked.
 type Forwarder struct {
 	mu     sync.RWMutex // guards closed and the closing of queue against Submit
 	closed bool
@@ -104,31 +107,44 @@ func (f *Forwarder) Close() {
 // (returns nil), or ctx ends (returns ctx's error; queued records stay unacked).
 func (f *Forwarder) Run(ctx context.Context) error {
 	batch := make([]pending, 0, f.maxBatch)
+	var carried *pending // taken from the queue but left for the next batch
 	for {
 		batch = batch[:0]
 		var first pending
-		select {
-		case p, open := <-f.queue:
-			if !open {
-				return nil
+		if carried != nil {
+			first, carried = *carried, nil
+		} else {
+			select {
+			case p, open := <-f.queue:
+				if !open {
+					return nil
+				}
+				first = p
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			first = p
-		case <-ctx.Done():
-			return ctx.Err()
 		}
 		batch = append(batch, first)
-		size := len(first.msg.Value)
+		size := bus.RecordSize(first.msg)
 		// Take whatever else is already waiting: batches grow with load and a
-		// lone record is written at once.
+		// lone record is written at once. A batch stays within
+		// bus.MaxBatchBytes, so kafka-go never splits it into several produce
+		// requests for one partition, which could fail independently and
+		// reorder a shipment's events on retry.
 	fill:
-		for len(batch) < f.maxBatch && size < bus.MaxBatchBytes {
+		for len(batch) < f.maxBatch {
 			select {
 			case p, ok := <-f.queue:
 				if !ok {
 					break fill // drained; the next receive returns
 				}
+				n := bus.RecordSize(p.msg)
+				if size+n > bus.MaxBatchBytes {
+					carried = &p
+					break fill
+				}
+				size += n
 				batch = append(batch, p)
-				size += len(p.msg.Value)
 			default:
 				break fill
 			}
@@ -160,10 +176,21 @@ func (f *Forwarder) write(ctx context.Context, batch []pending) error {
 			return struct{}{}, nil
 		}
 		f.metrics.WriteErrors.Inc()
+		var tooLarge kafka.MessageTooLargeError
+		if errors.As(err, &tooLarge) {
+			// The router keeps every record under bus.MaxRecordBytes; a retry
+			// could only fail the same way, for ever.
+			return struct{}{}, backoff.Permanent(fmt.Errorf("a %d-byte record for %s escaped the size limit (a bug): %w",
+				bus.RecordSize(tooLarge.Message), tooLarge.Message.Topic, err))
+		}
 		var werrs kafka.WriteErrors
 		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
 			failed := msgs[:0:0]
 			for i, e := range werrs {
+				if errors.Is(e, kafka.MessageSizeTooLarge) {
+					return struct{}{}, backoff.Permanent(fmt.Errorf("the broker refuses a %d-byte record on %s: "+
+						"set its message.max.bytes to at least 1 MiB: %w", bus.RecordSize(msgs[i]), msgs[i].Topic, e))
+				}
 				if e != nil {
 					failed = append(failed, msgs[i])
 				}

@@ -2,9 +2,11 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/bus"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
@@ -42,18 +44,26 @@ func (r *router) route(ctx context.Context, o Origin, where string, body []byte,
 	})
 }
 
-// recordFor returns the Kafka record for one input and, for a dead letter, its reason.
+// recordFor returns the Kafka record for one input and, for a dead letter, its
+// reason. Every record it returns fits in bus.MaxRecordBytes.
 func (r *router) recordFor(o Origin, where string, body []byte, rej *Rejection) (kafka.Message, Reason) {
 	if rej == nil {
 		e, refused := r.dec.Decode(o, body)
 		if refused == nil {
 			b, err := event.Marshal(e)
 			if err == nil {
-				return kafka.Message{
+				msg := kafka.Message{
 					Topic: string(event.TopicEvents), Key: []byte(e.Subject), Value: b, Headers: contentTypeStructured,
-				}, ""
+				}
+				n := bus.RecordSize(msg)
+				if n <= bus.MaxRecordBytes {
+					return msg, ""
+				}
+				err = fmt.Errorf("the canonical event would be a %d-byte record, over the %d-byte limit", n, bus.MaxRecordBytes)
+				refused = reject(ReasonOversize, err)
+			} else {
+				refused = reject(ReasonInvalidField, err)
 			}
-			refused = reject(ReasonInvalidField, err)
 		}
 		rej = refused
 	}
@@ -63,7 +73,7 @@ func (r *router) recordFor(o Origin, where string, body []byte, rej *Rejection) 
 	dl := NewDeadLetter(o.Transport, where, body, rej, time.Now())
 	return kafka.Message{
 		Topic:   string(event.TopicDLQ),
-		Key:     []byte(o.Name),
+		Key:     []byte(Clip(o.Name, MaxOriginBytes)),
 		Value:   dl.Marshal(),
 		Headers: []kafka.Header{{Key: "reason", Value: []byte(rej.Reason)}},
 	}, rej.Reason

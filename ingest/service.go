@@ -91,11 +91,17 @@ func (s *Service) Run(ctx context.Context) error {
 	// draining takes longer than DrainTimeout.
 	fwdCtx, abort := context.WithCancel(context.Background())
 	defer abort()
-	fwdDone := make(chan error, 1)
-	go func() { fwdDone <- fwd.Run(fwdCtx) }()
-
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	fwdDone := make(chan error, 1)
+	go func() {
+		err := fwd.Run(fwdCtx)
+		if err != nil && fwdCtx.Err() == nil {
+			stop() // a write that can never succeed: stop taking input, whose sources keep it
+		}
+		fwdDone <- err
+	}()
+
 	var wg sync.WaitGroup
 	errs := make([]error, len(sources))
 	for i, src := range sources {

@@ -80,6 +80,21 @@ const MaxBatchRecords = 1000
 // message.max.bytes (1 MiB) so a batch is never split or refused for size.
 const MaxBatchBytes = 900 << 10
 
+// MaxRecordBytes bounds one record as RecordSize counts it. The gateways
+// dead-letter (or shrink) anything larger, so no record can be refused for
+// size, and a batch of them can always be filled without splitting.
+const MaxRecordBytes = 512 << 10
+
+// RecordSize is an upper bound of the bytes kafka-go counts for m against
+// the writer's BatchBytes (its framing, key, value and headers).
+func RecordSize(m kafka.Message) int {
+	n := 32 + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += 10 + len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
 // NewWriter returns the producer settings every inbond writer uses: acks from
 // all in-sync replicas (guarantee 1), Java-compatible murmur2 partitioning by
 // key so any client computes the same partition for a shipment, and no
