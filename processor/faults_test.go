@@ -1,6 +1,7 @@
 package processor_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -12,9 +13,14 @@ import (
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/testenv"
+	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 )
 
 // streamIn produces envs in chunks with pauses, like live traffic, and
@@ -346,4 +352,43 @@ func TestRedisRollsBack(t *testing.T) {
 	got := snapshot(t, r.Client, r.Prefix)
 	matchesReference(t, got, store, envs, bus.DefaultPartitions)
 	sameState(t, got, referenceRun(t, brokers), "state after two rollbacks vs one uninterrupted run")
+}
+
+// TestPartitionCountChangeStops adds partitions to inbond.events under a
+// running processor. Its shipments would hash elsewhere from then on, so it
+// must stop with ErrPartitionCountChanged instead of skipping their events
+// as misrouted, and the state it flushed must stay as it was.
+func TestPartitionCountChangeStops(t *testing.T) {
+	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 50, 2_000, 31)
+	p, err := processor.New(processor.Config{
+		Brokers: brokers, Group: "g-partitions", Owner: "solo", SessionTimeout: time.Second,
+		Store: store, Metrics: processor.NewMetrics(prometheus.NewRegistry()),
+		Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(t.Context()) }()
+	produce(t, brokers, envs)
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+	before := snapshot(t, r.Client, r.Prefix)
+
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	res, err := client.CreatePartitions(t.Context(), &kafka.CreatePartitionsRequest{
+		Topics: []kafka.TopicPartitionsConfig{{Name: string(event.TopicEvents), Count: bus.DefaultPartitions + 4}},
+	})
+	if err != nil || res.Errors[string(event.TopicEvents)] != nil {
+		t.Fatalf("add partitions: %v %v", err, res)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, processor.ErrPartitionCountChanged) {
+			t.Fatalf("processor stopped with %v, want ErrPartitionCountChanged", err)
+		}
+		t.Logf("processor stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("processor still running 30s after inbond.events grew from 12 to 16 partitions")
+	}
+	sameState(t, snapshot(t, r.Client, r.Prefix), before, "state after the stop vs before the change")
 }

@@ -92,8 +92,32 @@ func New(cfg Config) (*Processor, error) {
 	return &Processor{cfg: cfg}, nil
 }
 
+// ErrPartitionCountChanged is returned by Run when the topic no longer has
+// the partition count the processor started with.
+var ErrPartitionCountChanged = errors.New("processor: the partition count of the topic changed")
+
+// checkPartitionCount returns ErrPartitionCountChanged unless the topic still
+// has want partitions. A shipment's partition is its key's hash modulo the
+// count: with another count, new events of most shipments land in partitions
+// that do not hold their state and their earlier events, so per-shipment order
+// and single ownership both break. Running on would skip them as misrouted;
+// stopping keeps them in the log until an operator decides. A failed lookup
+// is not a change: the check runs again at the next generation.
+func (p *Processor) checkPartitionCount(ctx context.Context, want int) error {
+	ends, err := bus.EndOffsets(ctx, p.cfg.Brokers, string(p.cfg.Topic))
+	if err != nil || len(ends) == want {
+		return nil
+	}
+	return fmt.Errorf("%w: %s has %d partitions, %d when this instance started; "+
+		"every shipment's events must stay in one partition, so the count of %s must never change "+
+		"(recreate it with %d partitions and replay, or rebuild the state from scratch for the new count)",
+		ErrPartitionCountChanged, p.cfg.Topic, len(ends), want, p.cfg.Topic, want)
+}
+
 // Run joins the group and processes assigned partitions until ctx ends; then
 // every partition flushes what it applied and the member leaves the group.
+// It returns an error wrapping ErrPartitionCountChanged, after the same clean
+// release, if the topic's partition count changes under it.
 func (p *Processor) Run(ctx context.Context) error {
 	log := p.cfg.Log.With(zap.String("owner", p.cfg.Owner))
 	ends, err := bus.EndOffsets(ctx, p.cfg.Brokers, string(p.cfg.Topic))
@@ -111,6 +135,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		RebalanceTimeout:  p.cfg.SessionTimeout,
 		JoinGroupBackoff:  200 * time.Millisecond,
 		StartOffset:       kafka.FirstOffset,
+		// A partition added to the topic ends the generation, and the next
+		// one refuses to run (see checkPartitionCount).
+		WatchPartitionChanges: true,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			log.Debug("consumer group: " + fmt.Sprintf(msg, args...))
 		}),
@@ -133,6 +160,10 @@ func (p *Processor) Run(ctx context.Context) error {
 			// temporary: the group retries the join by itself.
 			log.Debug("consumer group: waiting for the next generation", zap.Error(err))
 			continue
+		}
+		if err := p.checkPartitionCount(ctx, n); err != nil {
+			log.Error("stopping: the topic's partition count changed", zap.Error(err))
+			return err
 		}
 		assigned := gen.Assignments[string(p.cfg.Topic)]
 		log.Info("generation", zap.Int32("id", gen.ID), zap.Int("partitions", len(assigned)))
