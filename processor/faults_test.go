@@ -1,10 +1,12 @@
 package processor_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -17,8 +19,11 @@ import (
 	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 )
@@ -391,4 +396,58 @@ func TestPartitionCountChangeStops(t *testing.T) {
 		t.Fatal("processor still running 30s after inbond.events grew from 12 to 16 partitions")
 	}
 	sameState(t, snapshot(t, r.Client, r.Prefix), before, "state after the stop vs before the change")
+}
+
+// TestFetchOutageKeepsTheGeneration makes every fetch and offset lookup fail
+// for 6 s, long enough for kafka-go to give up its retries and report errors,
+// while events wait in the log. The processor must ride it out in the same
+// consumer-group generation (a partition that gave up would end it and
+// rebalance the whole group) and then apply everything.
+func TestFetchOutageKeepsTheGeneration(t *testing.T) {
+	var cluster *kfake.Cluster
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{OnStart: func(c *kfake.Cluster) { cluster = c }})
+	_, r, store, envs := newFixture(t, brokers, 200, 20_000, 37)
+	metrics := processor.NewMetrics(prometheus.NewRegistry())
+	p, err := processor.New(processor.Config{
+		Brokers: brokers, Group: "g-fetch-outage", Owner: "solo", SessionTimeout: time.Second,
+		Store: store, Metrics: metrics, Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	half := len(envs) / 2
+	produce(t, brokers, envs[:half])
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+
+	var failing atomic.Bool
+	var refused atomic.Int64
+	failing.Store(true)
+	// Fetches fail, and so do the offset lookups a reader makes when it
+	// reconnects: kafka-go then gives up after its attempts and reports.
+	for _, key := range []kmsg.Key{kmsg.Fetch, kmsg.ListOffsets} {
+		cluster.ControlKey(key.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+			if !failing.Load() {
+				return nil, nil, false // served as usual from now on
+			}
+			cluster.KeepControl()
+			refused.Add(1)
+			return nil, errors.New("injected failure"), true // the connection is closed
+		})
+	}
+	produce(t, brokers, envs[half:])
+	time.Sleep(6 * time.Second)
+	failing.Store(false)
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+	if refused.Load() == 0 {
+		t.Fatal("no fetch was refused: the outage did not happen")
+	}
+	if n := testutil.ToFloat64(metrics.Generations); n != 1 {
+		t.Fatalf("%v generations: the fetch outage rebalanced the group", n)
+	}
+	t.Logf("%d fetches and offset lookups refused over 6 s; one generation throughout", refused.Load())
+	matchesReference(t, snapshot(t, r.Client, r.Prefix), store, envs, bus.DefaultPartitions)
 }

@@ -19,6 +19,7 @@ type Metrics struct {
 	FlushErrors     prometheus.Counter
 	Fenced          prometheus.Counter
 	PositionsLost   prometheus.Counter
+	Generations     prometheus.Counter
 	Lag             *prometheus.GaugeVec // partition
 	Shipments       prometheus.Gauge     // shipments held in memory
 	OwnedPartitions prometheus.Gauge
@@ -55,6 +56,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "inbond", Subsystem: "processor", Name: "positions_lost_total",
 			Help: "Flushes refused because Redis lost or rolled back the partition's stored position; the partition was claimed again and rebuilt.",
 		}),
+		Generations: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "generations_total",
+			Help: "Consumer-group generations this instance joined; each one after the first is a rebalance.",
+		}),
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "inbond", Subsystem: "processor", Name: "lag_events",
 			Help: "Events between the last read and the end of the partition.",
@@ -68,6 +73,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Partitions this instance currently owns.",
 		}),
 	}
-	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.PositionsLost, m.Lag, m.Shipments, m.OwnedPartitions)
+	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.PositionsLost, m.Generations, m.Lag, m.Shipments, m.OwnedPartitions)
 	return m
 }

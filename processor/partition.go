@@ -95,10 +95,20 @@ func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, par
 		for {
 			msg, err := reader.FetchMessage(readCtx)
 			if err != nil {
-				if readCtx.Err() == nil {
-					log.Warn("read", zap.Error(err))
+				if readCtx.Err() != nil {
+					return
 				}
-				return
+				// kafka-go reports a failure and keeps retrying behind it.
+				// Returning would release the partition, which ends the
+				// generation and rebalances the whole group on every broker
+				// blip; reading on rides it out.
+				log.Warn("read failed; reading on", zap.Error(err))
+				select {
+				case <-time.After(time.Second):
+					continue
+				case <-readCtx.Done():
+					return
+				}
 			}
 			select {
 			case msgs <- msg:

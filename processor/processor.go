@@ -166,6 +166,7 @@ func (p *Processor) Run(ctx context.Context) error {
 			return err
 		}
 		assigned := gen.Assignments[string(p.cfg.Topic)]
+		p.cfg.Metrics.Generations.Inc()
 		log.Info("generation", zap.Int32("id", gen.ID), zap.Int("partitions", len(assigned)))
 		for _, a := range assigned {
 			wg.Add(1)

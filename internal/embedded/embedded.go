@@ -30,6 +30,9 @@ type KafkaConfig struct {
 	MinSessionTimeout time.Duration
 	// Port, when non-zero, is the first broker's port (the others follow).
 	Port int
+	// OnStart, when set, is called with the running cluster before Kafka
+	// returns; tests inject faults through its Control functions.
+	OnStart func(*kfake.Cluster)
 }
 
 // Kafka starts a kfake cluster with inbond's topics created and returns its
@@ -54,6 +57,9 @@ func Kafka(cfg KafkaConfig) (brokers []string, stop func(), err error) {
 		return nil, nil, fmt.Errorf("start in-process kafka: %w", err)
 	}
 	brokers = c.ListenAddrs()
+	if cfg.OnStart != nil {
+		cfg.OnStart(c)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := bus.EnsureTopics(ctx, brokers, bus.Topics(cfg.Partitions)); err != nil {
