@@ -19,8 +19,10 @@ type MQTTConfig struct {
 	// persistent session, its subscription and unacknowledged messages under it.
 	ClientID string
 	// SharedGroup, when set, subscribes as $share/{SharedGroup}/… so several
-	// gateways split the load. Per-shipment order then holds only within each
-	// gateway; leave it empty for one gateway with strict order (the default).
+	// gateways split the load (`inbond ingest` sets "inbond-ingest"). One
+	// gateway in the group keeps strict per-shipment order; with several, the
+	// order holds only within each gateway. Empty subscribes plainly, and then
+	// every gateway gets every message.
 	SharedGroup string
 	// Username and Password authenticate to the broker when set.
 	Username, Password string
@@ -137,6 +139,13 @@ func (g *MQTTGateway) close() {
 	}
 }
 
+// handle is the gateway's message handler. Paho calls it on one goroutine,
+// in arrival order (SetOrderMatters). It blocks while the forwarder's queue is
+// full: paho then stops reading from the broker, which is the backpressure
+// the broker's in-flight window relies on. A block longer than the keep-alive
+// makes paho reconnect; the acks of the lost connection are dropped and the
+// broker resends those messages, so a long Kafka stall costs duplicates,
+// never loss.
 func (g *MQTTGateway) handle(ctx context.Context) mqtt.MessageHandler {
 	return func(_ mqtt.Client, msg mqtt.Message) {
 		if g.stopping.Load() {

@@ -136,8 +136,10 @@ type Shipment struct {
 	DepartedAt    time.Time `json:"departed_at,omitempty"`
 	ArrivedAt     time.Time `json:"arrived_at,omitempty"`
 
-	// DeviceSeq is the highest sequence number applied per device.
-	DeviceSeq map[event.DeviceID]uint64 `json:"device_seq,omitempty"`
+	// DeviceSeq is the highest sequence number applied per device, keyed by
+	// "carrier/device": device IDs are each carrier's own, so after a
+	// transfer the new carrier's GPS-1 is another device than the old one's.
+	DeviceSeq map[string]uint64 `json:"device_seq,omitempty"`
 	// RecentIDs are the IDs of applied unnumbered events, oldest first.
 	RecentIDs  []string `json:"recent_ids,omitempty"`
 	EventCount uint64   `json:"event_count"`
@@ -253,13 +255,14 @@ func (s *Shipment) advance(to Status) {
 // sequence, anything else by its ID.
 func isDuplicate(s *Shipment, e *event.Envelope) bool {
 	if e.Device != "" && e.Sequence != 0 {
-		if e.Sequence <= s.DeviceSeq[e.Device] {
+		device := string(e.Carrier) + "/" + string(e.Device)
+		if e.Sequence <= s.DeviceSeq[device] {
 			return true
 		}
 		if s.DeviceSeq == nil {
-			s.DeviceSeq = make(map[event.DeviceID]uint64)
+			s.DeviceSeq = make(map[string]uint64)
 		}
-		s.DeviceSeq[e.Device] = e.Sequence
+		s.DeviceSeq[device] = e.Sequence
 		return false
 	}
 	if slices.Contains(s.RecentIDs, e.ID) {

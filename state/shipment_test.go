@@ -35,6 +35,12 @@ func meter(n int, seq uint64, id event.MeterID, cum float64) *event.Envelope {
 	return e
 }
 
+// otherCarrier moves e to another carrier (as after a transfer), same device name.
+func otherCarrier(e *event.Envelope) *event.Envelope {
+	e.Carrier, e.ID = "TCPL", e.ID+"-tcpl"
+	return e
+}
+
 func TestStatusMachine(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -85,6 +91,8 @@ func TestApplyDeduplicates(t *testing.T) {
 		{meter(0, 1, "IN", 100), state.Duplicate}, // older sequence
 		{ev(5, &event.Departed{Port: "3404"}), state.Applied},
 		{ev(5, &event.Departed{Port: "3404"}), state.Duplicate}, // same unnumbered event ID
+		{otherCarrier(meter(6, 1, "OUT", 50)), state.Applied},   // another carrier's device of the same name
+		{otherCarrier(meter(6, 1, "OUT", 50)), state.Duplicate},
 	}
 	for i, s := range steps {
 		got, err := state.Apply(sh, s.e)
@@ -92,8 +100,11 @@ func TestApplyDeduplicates(t *testing.T) {
 			t.Fatalf("step %d: outcome %v (%v), want %v", i, got, err, s.want)
 		}
 	}
-	if m := sh.Meters["IN"]; m.Cumulative != 200 || m.Readings != 2 || sh.EventCount != 3 {
+	if m := sh.Meters["IN"]; m.Cumulative != 200 || m.Readings != 2 || sh.EventCount != 4 {
 		t.Fatalf("meter %+v, %d events", m, sh.EventCount)
+	}
+	if m := sh.Meters["OUT"]; m == nil || m.Cumulative != 50 {
+		t.Fatalf("the other carrier's reading was not applied: %+v", m)
 	}
 	other := ev(6, &event.Arrived{Port: "3802"})
 	other.Subject = "S2"
