@@ -20,6 +20,12 @@ func FuzzDecode(f *testing.F) {
 	known := map[ingest.Reason]bool{}
 	for _, c := range append(mqttBadInputs(), kafkaBadInputs()...) {
 		known[c.reason] = true
+		if len(c.body) > 8<<10 {
+			// A 60 KB seed makes every mutation of it slow, and the fuzzer then
+			// misses its own deadline ("context deadline exceeded"); the
+			// table tests cover these cases.
+			continue
+		}
 		f.Add(c.topic, c.body)
 	}
 	dec := &ingest.Decoder{Now: func() time.Time { return time.Date(2026, 10, 3, 0, 0, 0, 0, time.UTC) }}

@@ -1,7 +1,6 @@
 package processor_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -24,8 +23,6 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 )
 
 // streamIn produces envs in chunks with pauses, like live traffic, and
@@ -92,9 +89,7 @@ func TestCrashRecoverySIGKILL(t *testing.T) {
 	proc.stop(t)
 	t.Logf("%d SIGKILLs; last restart caught up", kills)
 
-	got := snapshot(t, r.Client, r.Prefix)
-	matchesReference(t, got, store, envs, bus.DefaultPartitions)
-	sameState(t, got, referenceRun(t, brokers), "state after 6 SIGKILLs vs one uninterrupted run")
+	equalsBothReferences(t, snapshot(t, r.Client, r.Prefix), brokers, store, envs, "state after 6 SIGKILLs")
 }
 
 // TestZombieFlushIsFenced pauses a processor process (SIGSTOP) past its
@@ -170,9 +165,7 @@ func TestRebalanceJoinLeave(t *testing.T) {
 	<-streamed
 	waitCaughtUp(t, brokers, r.Client, store, 2*time.Minute)
 
-	got := snapshot(t, r.Client, r.Prefix)
-	matchesReference(t, got, store, envs, bus.DefaultPartitions)
-	sameState(t, got, referenceRun(t, brokers), "state after joins and leaves vs one uninterrupted run")
+	equalsBothReferences(t, snapshot(t, r.Client, r.Prefix), brokers, store, envs, "state after joins and leaves")
 }
 
 // TestDuplicatesChangeNothing replays the whole input, then re-sends a random
@@ -284,9 +277,7 @@ func TestRedisLosesEverything(t *testing.T) {
 	waitCaughtUp(t, brokers, rdb, store, 2*time.Minute)
 	flushAll() // nothing left to read: only the idle partitions' position check can notice
 	waitCaughtUp(t, brokers, rdb, store, 30*time.Second)
-	got := snapshot(t, rdb, "lost:")
-	matchesReference(t, got, store, envs, bus.DefaultPartitions)
-	sameState(t, got, referenceRun(t, brokers), "state after Redis lost everything three times vs one uninterrupted run")
+	equalsBothReferences(t, snapshot(t, rdb, "lost:"), brokers, store, envs, "state after Redis lost everything three times")
 }
 
 // snapshotScript and restoreScript copy every key under a prefix out of Redis
@@ -354,9 +345,7 @@ func TestRedisRollsBack(t *testing.T) {
 	t.Logf("Redis put back to copies of %d keys (mid-stream) and %d keys (first half, while idle)", len(midStream)/2, len(firstHalf)/2)
 	waitCaughtUp(t, brokers, r.Client, store, 30*time.Second)
 
-	got := snapshot(t, r.Client, r.Prefix)
-	matchesReference(t, got, store, envs, bus.DefaultPartitions)
-	sameState(t, got, referenceRun(t, brokers), "state after two rollbacks vs one uninterrupted run")
+	equalsBothReferences(t, snapshot(t, r.Client, r.Prefix), brokers, store, envs, "state after two rollbacks")
 }
 
 // TestPartitionCountChangeStops adds partitions to inbond.events under a
@@ -365,16 +354,8 @@ func TestRedisRollsBack(t *testing.T) {
 // as misrouted, and the state it flushed must stay as it was.
 func TestPartitionCountChangeStops(t *testing.T) {
 	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 50, 2_000, 31)
-	p, err := processor.New(processor.Config{
-		Brokers: brokers, Group: "g-partitions", Owner: "solo", SessionTimeout: time.Second,
-		Store: store, Metrics: processor.NewMetrics(prometheus.NewRegistry()),
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(t.Context()) }()
+	done, cancel := launchProcessor(t, brokers, store, "g-partitions", "solo", processor.NewMetrics(prometheus.NewRegistry()))
+	defer cancel()
 	produce(t, brokers, envs)
 	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
 	before := snapshot(t, r.Client, r.Prefix)
@@ -408,16 +389,7 @@ func TestFetchOutageKeepsTheGeneration(t *testing.T) {
 	brokers := testenv.Kafka(t, embedded.KafkaConfig{OnStart: func(c *kfake.Cluster) { cluster = c }})
 	_, r, store, envs := newFixture(t, brokers, 200, 20_000, 37)
 	metrics := processor.NewMetrics(prometheus.NewRegistry())
-	p, err := processor.New(processor.Config{
-		Brokers: brokers, Group: "g-fetch-outage", Owner: "solo", SessionTimeout: time.Second,
-		Store: store, Metrics: metrics, Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	done, cancel := launchProcessor(t, brokers, store, "g-fetch-outage", "solo", metrics)
 	t.Cleanup(func() { cancel(); <-done })
 	half := len(envs) / 2
 	produce(t, brokers, envs[:half])

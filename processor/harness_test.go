@@ -56,17 +56,7 @@ func produce(t *testing.T, brokers []string, envs []*event.Envelope) {
 // startProcessor runs an in-process processor; stop makes it leave cleanly.
 func startProcessor(t *testing.T, brokers []string, store *state.Store, group, owner string) (stop func()) {
 	t.Helper()
-	p, err := processor.New(processor.Config{
-		Brokers: brokers, Group: group, Owner: owner, SessionTimeout: time.Second,
-		Store: store, Metrics: processor.NewMetrics(prometheus.NewRegistry()),
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).With(zap.String("instance", owner)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	done, cancel := launchProcessor(t, brokers, store, group, owner, processor.NewMetrics(prometheus.NewRegistry()))
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -78,6 +68,32 @@ func startProcessor(t *testing.T, brokers []string, store *state.Store, group, o
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// launchProcessor runs an in-process processor with a 1 s session timeout
+// and returns what its Run returns, once it returns, and its cancel.
+func launchProcessor(t *testing.T, brokers []string, store *state.Store, group, owner string, m *processor.Metrics) (<-chan error, context.CancelFunc) {
+	t.Helper()
+	p, err := processor.New(processor.Config{
+		Brokers: brokers, Group: group, Owner: owner, SessionTimeout: time.Second, Store: store, Metrics: m,
+		Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).With(zap.String("instance", owner)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	return done, cancel
+}
+
+// equalsBothReferences fails t unless snap equals the state computed from
+// envs alone and, key for key, the state of one uninterrupted run over the
+// topic.
+func equalsBothReferences(t *testing.T, snap map[string]string, brokers []string, store *state.Store, envs []*event.Envelope, what string) {
+	t.Helper()
+	matchesReference(t, snap, store, envs, bus.DefaultPartitions)
+	sameState(t, snap, referenceRun(t, brokers), what+" vs one uninterrupted run")
 }
 
 // waitCaughtUp waits until the offsets stored in Redis reach the end of every
