@@ -101,6 +101,19 @@ func Run(t *testing.T, tr Transport) {
 			})
 		}
 	})
+	// Published while no gateway runs: the source keeps the inputs (the MQTT
+	// broker in the gateway's persistent session) and hands them all over the
+	// moment the gateway is back, for MQTT before it has subscribed again.
+	t.Run("PublishedWhileDownArriveOnRestart", func(t *testing.T) {
+		in := retagAll(Burst(2_000, 100), "offline")
+		before := countRecords(t, tr.Brokers)
+		tr.StartGateway(t).Stop(false) // the session exists and holds the subscription
+		tr.Publish(t, in)
+		restarted := tr.StartGateway(t)
+		defer restarted.Stop(false)
+		got := testenv.ReadTopic(t, tr.Brokers, string(event.TopicEvents), before+len(in), time.Minute)
+		CheckDelivered(t, in, got, false)
+	})
 	// Kafka unreachable: the gateway holds every input unacknowledged, then
 	// dies. Its successor must get all of them again from the source. For
 	// MQTT this is the broker resending a whole in-flight window the moment
