@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -422,4 +423,48 @@ func TestFetchOutageKeepsTheGeneration(t *testing.T) {
 	}
 	t.Logf("%d fetches and offset lookups refused over 6 s; one generation throughout", refused.Load())
 	matchesReference(t, snapshot(t, r.Client, r.Prefix), store, envs, bus.DefaultPartitions)
+}
+
+// TestRetentionGapIsCounted deletes the older half of one partition before
+// the processor has read it, as retention does to a processor down too long.
+// Those events can never reach state; the processor must say how many were
+// lost (inbond_processor_skipped_offsets_total) rather than skip them quietly.
+func TestRetentionGapIsCounted(t *testing.T) {
+	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 50, 3_000, 41)
+	produce(t, brokers, envs)
+	ends := testenv.EndOffsets(t, brokers, string(event.TopicEvents))
+	part := 0
+	for p, end := range ends {
+		if end > ends[part] {
+			part = p
+		}
+	}
+	cut := ends[part] / 2
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = string(event.TopicEvents)
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Partition, rp.Offset = int32(part), cut
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(t.Context(), cl)
+	if err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("delete records below %d of partition %d: %v %+v", cut, part, err, resp)
+	}
+
+	metrics := processor.NewMetrics(prometheus.NewRegistry())
+	done, cancel := launchProcessor(t, brokers, store, "g-retention", "solo", metrics)
+	t.Cleanup(func() { cancel(); <-done })
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+	if got := testutil.ToFloat64(metrics.SkippedOffsets); got != float64(cut) {
+		t.Fatalf("%v offsets counted as skipped, want the %d deleted from partition %d", got, cut, part)
+	}
+	t.Logf("partition %d: the %d records deleted before they were read were counted as skipped", part, cut)
 }

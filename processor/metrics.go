@@ -20,6 +20,7 @@ type Metrics struct {
 	Fenced          prometheus.Counter
 	PositionsLost   prometheus.Counter
 	Generations     prometheus.Counter
+	SkippedOffsets  prometheus.Counter
 	Lag             *prometheus.GaugeVec // partition
 	Shipments       prometheus.Gauge     // shipments held in memory
 	OwnedPartitions prometheus.Gauge
@@ -60,6 +61,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "inbond", Subsystem: "processor", Name: "generations_total",
 			Help: "Consumer-group generations this instance joined; each one after the first is a rebalance.",
 		}),
+		SkippedOffsets: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "skipped_offsets_total",
+			Help: "Records of inbond.events deleted by retention before they were applied: events that never reached state.",
+		}),
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "inbond", Subsystem: "processor", Name: "lag_events",
 			Help: "Events between the last read and the end of the partition.",
@@ -73,6 +78,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Partitions this instance currently owns.",
 		}),
 	}
-	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.PositionsLost, m.Generations, m.Lag, m.Shipments, m.OwnedPartitions)
+	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.PositionsLost, m.Generations, m.SkippedOffsets, m.Lag, m.Shipments, m.OwnedPartitions)
 	return m
 }

@@ -244,6 +244,7 @@ func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) error 
 	}
 	applied, dups := 0, 0
 	for i, e := range envs {
+		l.noteGap(batch[i].Offset)
 		l.nextOffset = batch[i].Offset + 1
 		l.pending++
 		if e == nil {
@@ -267,6 +268,21 @@ func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) error 
 	m.Events.WithLabelValues(OutcomeApplied).Add(float64(applied))
 	m.Events.WithLabelValues(OutcomeDuplicate).Add(float64(dups))
 	return nil
+}
+
+// noteGap reports records between the next offset due and offset, the one
+// read. inbond.events is neither compacted nor written transactionally, so
+// its offsets have no holes of their own: a gap means retention deleted
+// records before they were applied and kafka-go skipped to the log's start.
+// Their events can never reach state, and nothing else would say so.
+func (l *partitionLoop) noteGap(offset int64) {
+	due := max(l.nextOffset, 0) // -1: nothing applied yet, due from the log's first offset
+	if offset <= due {
+		return
+	}
+	l.p.cfg.Metrics.SkippedOffsets.Add(float64(offset - due))
+	l.log.Error("records of the partition were deleted (retention) before they were applied; their events are missing from state",
+		zap.Int64("from_offset", due), zap.Int64("to_offset", offset), zap.Int64("records", offset-due))
 }
 
 // flush writes the dirty shipments and the next offset atomically, retrying
