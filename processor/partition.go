@@ -287,7 +287,8 @@ func (l *partitionLoop) noteGap(offset int64) {
 
 // flush writes the dirty shipments and the next offset atomically, retrying
 // transient Redis errors until ctx ends. It returns errFenced when the
-// partition has a newer owner.
+// partition has a newer owner, errPositionLost when Redis no longer holds the
+// partition where this owner left it.
 func (l *partitionLoop) flush(ctx context.Context) error {
 	m := l.p.cfg.Metrics
 	changes := make([]state.Change, len(l.dirty))
