@@ -390,7 +390,10 @@ func TestFetchOutageKeepsTheGeneration(t *testing.T) {
 	brokers := testenv.Kafka(t, embedded.KafkaConfig{OnStart: func(c *kfake.Cluster) { cluster = c }})
 	_, r, store, envs := newFixture(t, brokers, 200, 20_000, 37)
 	metrics := processor.NewMetrics(prometheus.NewRegistry())
-	done, cancel := launchProcessor(t, brokers, store, "g-fetch-outage", "solo", metrics)
+	// A session long enough that a slow heartbeat on a loaded machine cannot
+	// rebalance the group: only the outage could.
+	done, cancel := launchProcessor(t, brokers, store, "g-fetch-outage", "solo", metrics,
+		func(c *processor.Config) { c.SessionTimeout = 15 * time.Second })
 	t.Cleanup(func() { cancel(); <-done })
 	half := len(envs) / 2
 	produce(t, brokers, envs[:half])

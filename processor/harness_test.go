@@ -70,14 +70,19 @@ func startProcessor(t *testing.T, brokers []string, store *state.Store, group, o
 	return stop
 }
 
-// launchProcessor runs an in-process processor with a 1 s session timeout
-// and returns what its Run returns, once it returns, and its cancel.
-func launchProcessor(t *testing.T, brokers []string, store *state.Store, group, owner string, m *processor.Metrics) (<-chan error, context.CancelFunc) {
+// launchProcessor runs an in-process processor with a 1 s session timeout,
+// changed by tune if given, and returns what its Run returns, once it
+// returns, and its cancel.
+func launchProcessor(t *testing.T, brokers []string, store *state.Store, group, owner string, m *processor.Metrics, tune ...func(*processor.Config)) (<-chan error, context.CancelFunc) {
 	t.Helper()
-	p, err := processor.New(processor.Config{
+	cfg := processor.Config{
 		Brokers: brokers, Group: group, Owner: owner, SessionTimeout: time.Second, Store: store, Metrics: m,
 		Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).With(zap.String("instance", owner)),
-	})
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	p, err := processor.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
