@@ -52,8 +52,10 @@ const readBatch = 1024
 // it holds in memory and owns the partition afresh from what Redis has: a
 // new claim, the stored offset, shipments reloaded as they are met.
 func (p *Processor) runPartition(ctx context.Context, gen *kafka.Generation, part int, log *zap.Logger) {
+	var epoch int64 // of this instance's last claim of the partition
 	for {
-		err := p.ownPartition(ctx, gen, part, log)
+		var err error
+		epoch, err = p.ownPartition(ctx, gen, part, epoch, log)
 		if !errors.Is(err, errPositionLost) || ctx.Err() != nil {
 			return
 		}
@@ -62,14 +64,15 @@ func (p *Processor) runPartition(ctx context.Context, gen *kafka.Generation, par
 	}
 }
 
-// ownPartition claims the partition, reads it from the stored offset and
-// applies it until the generation ends (nil), another owner fences it
-// (errFenced) or Redis lost its position (errPositionLost).
-func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, part int, log *zap.Logger) error {
+// ownPartition claims the partition with an epoch above after, reads it from
+// the stored offset and applies it until the generation ends (nil), another
+// owner fences it (errFenced) or Redis lost its position (errPositionLost).
+// It returns the epoch it claimed.
+func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, part int, after int64, log *zap.Logger) (int64, error) {
 	m := p.cfg.Metrics
-	claim, err := retry(ctx, func() (state.Claim, error) { return p.cfg.Store.Claim(ctx, part, p.cfg.Owner) })
+	claim, err := retry(ctx, func() (state.Claim, error) { return p.cfg.Store.Claim(ctx, part, p.cfg.Owner, after) })
 	if err != nil {
-		return nil // the generation ended before Redis answered
+		return after, nil // the generation ended before Redis answered
 	}
 	m.OwnedPartitions.Inc()
 	defer m.OwnedPartitions.Dec()
@@ -85,7 +88,7 @@ func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, par
 	}
 	if err := reader.SetOffset(start); err != nil {
 		log.Error("seek", zap.Int64("offset", start), zap.Error(err))
-		return nil
+		return claim.Epoch, nil
 	}
 	msgs := make(chan kafka.Message, 4*readBatch)
 	readCtx, stopReading := context.WithCancel(ctx)
@@ -126,13 +129,13 @@ func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, par
 	case errors.Is(err, errFenced):
 		log.Warn("partition taken over by a newer owner; dropping it and its unflushed work", zap.Int64("epoch", claim.Epoch))
 	case errors.Is(err, errPositionLost):
-		return err
+		return claim.Epoch, err
 	case err != nil:
 		log.Error("partition stopped", zap.Error(err))
 	default:
 		log.Info("partition released", zap.Int64("next_offset", l.nextOffset))
 	}
-	return nil
+	return claim.Epoch, nil
 }
 
 func (l *partitionLoop) run(ctx context.Context, msgs <-chan kafka.Message, reader *kafka.Reader, gen *kafka.Generation) error {

@@ -137,7 +137,7 @@ func TestStoreClaimFenceAndIndexes(t *testing.T) {
 	r := testenv.NewRedis(t)
 	store := state.NewStore(r.Client, r.Prefix)
 	ctx := t.Context()
-	a, err := store.Claim(ctx, 3, "a")
+	a, err := store.Claim(ctx, 3, "a", 0)
 	if err != nil || a.Epoch != 1 || a.Offset != -1 {
 		t.Fatalf("first claim %+v %v", a, err)
 	}
@@ -179,7 +179,7 @@ func TestStoreClaimFenceAndIndexes(t *testing.T) {
 		t.Fatalf("deadline score %v", sc)
 	}
 
-	b, err := store.Claim(ctx, 3, "b")
+	b, err := store.Claim(ctx, 3, "b", 0)
 	if err != nil || b.Epoch != 2 || b.Offset != 11 {
 		t.Fatalf("second claim %+v %v", b, err)
 	}
@@ -206,7 +206,12 @@ func TestStoreClaimFenceAndIndexes(t *testing.T) {
 	if err := store.Flush(ctx, &b, 12, nil); !errors.Is(err, state.ErrPositionLost) {
 		t.Fatalf("flush after the partition's keys were lost: %v, want ErrPositionLost", err)
 	}
-	if c, err := store.Claim(ctx, 3, "b"); err != nil || c.Epoch != 1 || c.Offset != -1 {
-		t.Fatalf("claim after the loss %+v %v, want epoch 1 from offset -1", c, err)
+	c, err := store.Claim(ctx, 3, "b", b.Epoch)
+	if err != nil || c.Epoch != b.Epoch+1 || c.Offset != -1 {
+		t.Fatalf("claim after the loss %+v %v, want epoch %d (above the one held, though Redis counts from 1 again) from offset -1", c, err, b.Epoch+1)
+	}
+	// a, a zombie older than b, now finds a newer epoch: fenced, not lost.
+	if err := store.Flush(ctx, &a, 99, nil); !errors.Is(err, state.ErrFenced) {
+		t.Fatalf("a zombie's flush after the loss and the new claim: %v, want ErrFenced", err)
 	}
 }

@@ -93,6 +93,11 @@ type Claim struct {
 
 var claimScript = redis.NewScript(`
 local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+local after = tonumber(ARGV[2])
+if epoch <= after then
+  epoch = after + 1
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1])
 local offset = redis.call('HGET', KEYS[1], 'offset')
 if not offset then offset = '-1' end
@@ -102,8 +107,13 @@ return {epoch, offset}
 // Claim makes owner the owner of partition p: it increments the partition's
 // fencing epoch, so any earlier owner's next Flush fails with ErrFenced, and
 // returns the epoch with the offset to resume from, in one atomic step.
-func (s *Store) Claim(ctx context.Context, p int, owner string) (Claim, error) {
-	res, err := claimScript.Run(ctx, s.rdb, []string{s.OffsetKey(p)}, owner).Slice()
+//
+// after is the epoch the caller held before (0 if none): the new epoch is
+// above it even when Redis lost the partition and counts from 1 again. An
+// owner that claims again after such a loss then still fences every zombie,
+// whose epochs all predate its own.
+func (s *Store) Claim(ctx context.Context, p int, owner string, after int64) (Claim, error) {
+	res, err := claimScript.Run(ctx, s.rdb, []string{s.OffsetKey(p)}, owner, after).Slice()
 	if err != nil {
 		return Claim{}, fmt.Errorf("claim partition %d: %w", p, err)
 	}
