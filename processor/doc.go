@@ -17,6 +17,26 @@
 //   - Fencing: a flush carries the epoch of the claim; once another instance
 //     has claimed the partition the flush is refused and this instance drops
 //     the partition, so a paused "zombie" can never overwrite newer state.
+//   - Position: a flush also requires Redis to hold the partition at the
+//     offset this owner last left it. When Redis lost the keys or was rolled
+//     back, the owner drops its memory, claims the partition again (with a
+//     higher epoch than it held) and replays from the offset Redis has. An
+//     idle partition checks its position every second.
 //   - Duplicates: state.Apply ignores an event whose device sequence number or
 //     ID was already applied, so redelivered and replayed events are harmless.
+//
+// Failure rules, in one place:
+//
+//  1. Redis errors are retried with backoff until the generation ends; a
+//     partition released meanwhile makes one last flush attempt (10 s).
+//  2. A fenced flush drops the partition and its unflushed work; the
+//     partition's goroutine returns, which ends the generation (kafka-go).
+//  3. A lost position is repaired in place, without leaving the generation.
+//  4. A Kafka read error is logged and reading goes on: kafka-go retries
+//     behind it, and returning would rebalance the whole group.
+//  5. A change of the topic's partition count stops Run with
+//     ErrPartitionCountChanged: it breaks which partition owns a shipment.
+//  6. Records retention deleted before they were applied are counted
+//     (inbond_processor_skipped_offsets_total) and logged; they cannot be
+//     recovered.
 package processor
