@@ -28,6 +28,9 @@ type Metrics struct {
 
 // NewMetrics creates the instruments and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "inbond", Subsystem: "processor", Name: name, Help: help})
+	}
 	m := &Metrics{
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "inbond", Subsystem: "processor", Name: "events_total",
@@ -45,26 +48,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "inbond", Subsystem: "processor", Name: "flush_shipments",
 			Help: "Shipments written by one flush.", Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 		}),
-		FlushErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "inbond", Subsystem: "processor", Name: "flush_errors_total",
-			Help: "Failed flush attempts (retried), fencing excluded.",
-		}),
-		Fenced: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "inbond", Subsystem: "processor", Name: "fenced_total",
-			Help: "Flushes refused because another instance had claimed the partition.",
-		}),
-		PositionsLost: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "inbond", Subsystem: "processor", Name: "positions_lost_total",
-			Help: "Flushes refused because Redis lost or rolled back the partition's stored position; the partition was claimed again and rebuilt.",
-		}),
-		Generations: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "inbond", Subsystem: "processor", Name: "generations_total",
-			Help: "Consumer-group generations this instance joined; each one after the first is a rebalance.",
-		}),
-		SkippedOffsets: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "inbond", Subsystem: "processor", Name: "skipped_offsets_total",
-			Help: "Records of inbond.events deleted by retention before they were applied: events that never reached state.",
-		}),
+		FlushErrors: counter("flush_errors_total",
+			"Failed flush attempts (retried); refusals (fenced, position lost) are counted apart."),
+		Fenced: counter("fenced_total",
+			"Flushes refused because another instance had claimed the partition."),
+		PositionsLost: counter("positions_lost_total",
+			"Flushes refused because Redis lost or rolled back the partition's stored position; the partition was claimed again and rebuilt."),
+		Generations: counter("generations_total",
+			"Consumer-group generations this instance joined; each one after the first is a rebalance."),
+		SkippedOffsets: counter("skipped_offsets_total",
+			"Records of inbond.events deleted by retention before they were applied: events that never reached state."),
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "inbond", Subsystem: "processor", Name: "lag_events",
 			Help: "Events between the last read and the end of the partition.",
