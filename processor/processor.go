@@ -104,14 +104,14 @@ var ErrPartitionCountChanged = errors.New("processor: the partition count of the
 // stopping keeps them in the log until an operator decides. A failed lookup
 // is not a change: the check runs again at the next generation.
 func (p *Processor) checkPartitionCount(ctx context.Context, want int) error {
-	ends, err := bus.EndOffsets(ctx, p.cfg.Brokers, string(p.cfg.Topic))
-	if err != nil || len(ends) == want {
+	n, err := bus.PartitionCount(ctx, p.cfg.Brokers, string(p.cfg.Topic))
+	if err != nil || n == want {
 		return nil
 	}
 	return fmt.Errorf("%w: %s has %d partitions, %d when this instance started; "+
 		"every shipment's events must stay in one partition, so the count of %s must never change "+
 		"(recreate it with %d partitions and replay, or rebuild the state from scratch for the new count)",
-		ErrPartitionCountChanged, p.cfg.Topic, len(ends), want, p.cfg.Topic, want)
+		ErrPartitionCountChanged, p.cfg.Topic, n, want, p.cfg.Topic, want)
 }
 
 // Run joins the group and processes assigned partitions until ctx ends; then
@@ -120,11 +120,10 @@ func (p *Processor) checkPartitionCount(ctx context.Context, want int) error {
 // release, if the topic's partition count changes under it.
 func (p *Processor) Run(ctx context.Context) error {
 	log := p.cfg.Log.With(zap.String("owner", p.cfg.Owner))
-	ends, err := bus.EndOffsets(ctx, p.cfg.Brokers, string(p.cfg.Topic))
+	n, err := bus.PartitionCount(ctx, p.cfg.Brokers, string(p.cfg.Topic))
 	if err != nil {
 		return fmt.Errorf("processor: %w", err)
 	}
-	n := len(ends)
 	p.partitioner = bus.NewPartitioner(n)
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                p.cfg.Group,

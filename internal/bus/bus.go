@@ -142,6 +142,22 @@ func (p *Partitioner) Partition(key []byte) int {
 // NewWriter's balancer.
 func PartitionOf(key []byte, n int) int { return NewPartitioner(n).Partition(key) }
 
+// PartitionCount returns how many partitions topic has: one metadata request,
+// where EndOffsets also asks every partition's leader for its end.
+func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
+	d := &kafka.Dialer{Timeout: 10 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return 0, fmt.Errorf("partitions of %s: dial %s: %w", topic, brokers[0], err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(topic)
+	if err != nil {
+		return 0, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	return len(parts), nil
+}
+
 // EndOffsets returns each partition's end offset (the offset the next record
 // will get) of topic, indexed by partition; its length is the partition count.
 func EndOffsets(ctx context.Context, brokers []string, topic string) ([]int64, error) {
