@@ -176,13 +176,6 @@ func (f *Forwarder) write(ctx context.Context, batch []pending) error {
 			return struct{}{}, nil
 		}
 		f.metrics.WriteErrors.Inc()
-		var tooLarge kafka.MessageTooLargeError
-		if errors.As(err, &tooLarge) {
-			// The router keeps every record under bus.MaxRecordBytes; a retry
-			// could only fail the same way, for ever.
-			return struct{}{}, backoff.Permanent(fmt.Errorf("a %d-byte record for %s escaped the size limit (a bug): %w",
-				bus.RecordSize(tooLarge.Message), tooLarge.Message.Topic, err))
-		}
 		var werrs kafka.WriteErrors
 		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
 			failed := msgs[:0:0]

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -336,4 +337,49 @@ func TestMQTTGatewayOnTheMachinesBroker(t *testing.T) {
 	publishMQTT(t, mqttPublisher(t, url), topics, bodies)
 	got := testenv.ReadTopic(t, brokers, string(event.TopicEvents), len(in), time.Minute)
 	ingesttest.CheckDelivered(t, in, got, false)
+}
+
+// sizeRefusingWriter answers every write as a broker whose message.max.bytes
+// is set below the records inbond writes.
+type sizeRefusingWriter struct{}
+
+func (sizeRefusingWriter) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	errs := make(kafka.WriteErrors, len(msgs))
+	for i := range errs {
+		errs[i] = kafka.MessageSizeTooLarge
+	}
+	return errs
+}
+
+// TestServiceStopsWhenTheBrokerRefusesTheSize: a write that can never succeed
+// stops the service with the setting to fix, rather than retrying for ever
+// with its input blocked behind it, and the input stays with its source: a
+// gateway started afterwards forwards it.
+func TestServiceStopsWhenTheBrokerRefusesTheSize(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	kcfg := &ingest.KafkaConfig{Brokers: brokers, GroupID: "inbond-ingest-refused", SessionTimeout: time.Second}
+	svc := &ingest.Service{
+		Writer: sizeRefusingWriter{}, Kafka: kcfg, Decoder: &ingest.Decoder{}, DrainTimeout: 2 * time.Second,
+		Metrics: ingest.NewMetrics(prometheus.NewRegistry()), Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	body := meter(func(m, _ map[string]any) { m["shipment"], m["carrier"] = "SHP-REFUSED", "ENBR" })
+	publishKafka(t, brokers, []kafka.Message{{Topic: string(event.TopicCarrierEvents), Key: []byte("SHP-REFUSED"), Value: body}})
+	select {
+	case err := <-done:
+		if !errors.Is(err, kafka.MessageSizeTooLarge) || !strings.Contains(err.Error(), "message.max.bytes") {
+			t.Fatalf("service stopped with %v, want the broker's refusal and the setting to fix", err)
+		}
+		t.Logf("service stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("service still running 30s after the broker refused every record's size")
+	}
+
+	gw := startService(t, brokers, func(s *ingest.Service) { s.Kafka = kcfg })
+	defer gw.Stop(false)
+	got := testenv.ReadTopic(t, brokers, string(event.TopicEvents), 1, time.Minute)
+	ingesttest.CheckDelivered(t, []ingesttest.Input{{Carrier: "ENBR", Shipment: "SHP-REFUSED", Seq: 7, Body: body}}, got, true)
 }
