@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/inbond/inbond/event"
 	"gopkg.in/yaml.v3"
@@ -72,8 +73,14 @@ func (c *Corridor) InStopArea(p Point) bool {
 	return false
 }
 
-// Corridors returns the shipped corridors by ID.
-func Corridors() (map[string]*Corridor, error) {
+// Corridors returns the shipped corridors by ID. They are loaded once per
+// process (placing each corridor's stops along its line takes tens of
+// milliseconds) and shared: callers must not change them.
+func Corridors() (map[string]*Corridor, error) { return loadCorridors() }
+
+var loadCorridors = sync.OnceValues(parseCorridors)
+
+func parseCorridors() (map[string]*Corridor, error) {
 	var doc struct {
 		Corridors []*Corridor `yaml:"corridors"`
 	}
