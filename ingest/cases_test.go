@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/inbond/inbond/ingest"
+	"github.com/inbond/inbond/wire"
 )
 
 // badInput is one malformed input and the reason it must be dead-lettered for.
@@ -13,7 +14,7 @@ type badInput struct {
 	topic  string // MQTT topic, or Kafka topic for kafka cases
 	key    string // Kafka record key
 	body   []byte
-	reason ingest.Reason
+	reason wire.Reason
 }
 
 const okTopic = "inbond/v1/ENBR/SHP-BAD/telemetry"
@@ -84,57 +85,57 @@ func mqttBadInputs() []badInput {
 	eventsTopic := strings.Replace(okTopic, "telemetry", "events", 1)
 	manifestTopic := strings.Replace(okTopic, "telemetry", "manifest", 1)
 	return []badInput{
-		{name: "truncated JSON", topic: okTopic, body: []byte(`{"type":"meter","data":{`), reason: ingest.ReasonMalformedJSON},
-		{name: "JSON array", topic: okTopic, body: []byte(`[1,2,3]`), reason: ingest.ReasonMalformedJSON},
-		{name: "JSON null", topic: okTopic, body: []byte(`null`), reason: ingest.ReasonMalformedJSON},
-		{name: "empty body", topic: okTopic, body: []byte(``), reason: ingest.ReasonMalformedJSON},
-		{name: "trailing garbage", topic: okTopic, body: append(meter(nil), []byte(` {"again":1}`)...), reason: ingest.ReasonMalformedJSON},
-		{name: "unknown type", topic: okTopic, body: meter(func(m, _ map[string]any) { m["type"] = "teleport" }), reason: ingest.ReasonUnknownType},
-		{name: "missing type", topic: okTopic, body: meter(del("type")), reason: ingest.ReasonMissingField},
-		{name: "missing data", topic: okTopic, body: meter(del("data")), reason: ingest.ReasonMissingField},
-		{name: "missing device", topic: okTopic, body: meter(del("device")), reason: ingest.ReasonMissingField},
-		{name: "missing time", topic: okTopic, body: meter(del("time")), reason: ingest.ReasonMissingField},
-		{name: "missing meter id", topic: okTopic, body: meter(func(_, d map[string]any) { delete(d, "meter") }), reason: ingest.ReasonMissingField},
-		{name: "unknown payload field", topic: okTopic, body: meter(setData("cumulativ", 5)), reason: ingest.ReasonUnknownField},
-		{name: "unknown envelope field", topic: okTopic, body: meter(func(m, _ map[string]any) { m["colour"] = "red" }), reason: ingest.ReasonUnknownField},
-		{name: "volume in gallons", topic: okTopic, body: meter(setData("unit", "gal")), reason: ingest.ReasonBadUnit},
-		{name: "pressure in bar", topic: okTopic, body: meter(setData("pressure_unit", "bar")), reason: ingest.ReasonBadUnit},
-		{name: "temperature in kelvin", topic: okTopic, body: meter(setData("temperature_unit", "K")), reason: ingest.ReasonBadUnit},
-		{name: "latitude out of range", topic: okTopic, body: position(123.4), reason: ingest.ReasonInvalidField},
-		{name: "negative totalizer", topic: okTopic, body: meter(setData("cumulative", -1)), reason: ingest.ReasonInvalidField},
-		{name: "sequence as string", topic: okTopic, body: meter(func(m, _ map[string]any) { m["seq"] = "seven" }), reason: ingest.ReasonInvalidField},
-		{name: "time not RFC 3339", topic: okTopic, body: meter(func(m, _ map[string]any) { m["time"] = "01/10/2026 12:00" }), reason: ingest.ReasonInvalidField},
-		{name: "time far in the future", topic: okTopic, body: meter(func(m, _ map[string]any) { m["time"] = "2099-01-01T00:00:00Z" }), reason: ingest.ReasonInvalidField},
-		{name: "oversize body", topic: okTopic, body: meter(setData("meter", strings.Repeat("X", ingest.DefaultMaxBytes))), reason: ingest.ReasonOversize},
-		{name: "carrier in body differs from topic", topic: okTopic, body: meter(func(m, _ map[string]any) { m["carrier"] = "TCPL" }), reason: ingest.ReasonTopicMismatch},
-		{name: "shipment in body differs from topic", topic: okTopic, body: meter(func(m, _ map[string]any) { m["shipment"] = "SHP-OTHER" }), reason: ingest.ReasonTopicMismatch},
-		{name: "unknown channel in topic", topic: "inbond/v1/ENBR/SHP-BAD/gossip", body: meter(func(m, _ map[string]any) { m["seq"] = 9 }), reason: ingest.ReasonBadTopic},
-		{name: "malformed SCAC in topic", topic: "inbond/v1/enbr!/SHP-BAD/telemetry", body: meter(func(m, _ map[string]any) { m["seq"] = 10 }), reason: ingest.ReasonBadTopic},
-		{name: "carrier event on telemetry channel", topic: okTopic, body: []byte(`{"type":"arrived","time":"2026-10-02T00:00:00Z","data":{"port":"3802"}}`), reason: ingest.ReasonWrongChannel},
+		{name: "truncated JSON", topic: okTopic, body: []byte(`{"type":"meter","data":{`), reason: wire.ReasonMalformedJSON},
+		{name: "JSON array", topic: okTopic, body: []byte(`[1,2,3]`), reason: wire.ReasonMalformedJSON},
+		{name: "JSON null", topic: okTopic, body: []byte(`null`), reason: wire.ReasonMalformedJSON},
+		{name: "empty body", topic: okTopic, body: []byte(``), reason: wire.ReasonMalformedJSON},
+		{name: "trailing garbage", topic: okTopic, body: append(meter(nil), []byte(` {"again":1}`)...), reason: wire.ReasonMalformedJSON},
+		{name: "unknown type", topic: okTopic, body: meter(func(m, _ map[string]any) { m["type"] = "teleport" }), reason: wire.ReasonUnknownType},
+		{name: "missing type", topic: okTopic, body: meter(del("type")), reason: wire.ReasonMissingField},
+		{name: "missing data", topic: okTopic, body: meter(del("data")), reason: wire.ReasonMissingField},
+		{name: "missing device", topic: okTopic, body: meter(del("device")), reason: wire.ReasonMissingField},
+		{name: "missing time", topic: okTopic, body: meter(del("time")), reason: wire.ReasonMissingField},
+		{name: "missing meter id", topic: okTopic, body: meter(func(_, d map[string]any) { delete(d, "meter") }), reason: wire.ReasonMissingField},
+		{name: "unknown payload field", topic: okTopic, body: meter(setData("cumulativ", 5)), reason: wire.ReasonUnknownField},
+		{name: "unknown envelope field", topic: okTopic, body: meter(func(m, _ map[string]any) { m["colour"] = "red" }), reason: wire.ReasonUnknownField},
+		{name: "volume in gallons", topic: okTopic, body: meter(setData("unit", "gal")), reason: wire.ReasonBadUnit},
+		{name: "pressure in bar", topic: okTopic, body: meter(setData("pressure_unit", "bar")), reason: wire.ReasonBadUnit},
+		{name: "temperature in kelvin", topic: okTopic, body: meter(setData("temperature_unit", "K")), reason: wire.ReasonBadUnit},
+		{name: "latitude out of range", topic: okTopic, body: position(123.4), reason: wire.ReasonInvalidField},
+		{name: "negative totalizer", topic: okTopic, body: meter(setData("cumulative", -1)), reason: wire.ReasonInvalidField},
+		{name: "sequence as string", topic: okTopic, body: meter(func(m, _ map[string]any) { m["seq"] = "seven" }), reason: wire.ReasonInvalidField},
+		{name: "time not RFC 3339", topic: okTopic, body: meter(func(m, _ map[string]any) { m["time"] = "01/10/2026 12:00" }), reason: wire.ReasonInvalidField},
+		{name: "time far in the future", topic: okTopic, body: meter(func(m, _ map[string]any) { m["time"] = "2099-01-01T00:00:00Z" }), reason: wire.ReasonInvalidField},
+		{name: "oversize body", topic: okTopic, body: meter(setData("meter", strings.Repeat("X", ingest.DefaultMaxBytes))), reason: wire.ReasonOversize},
+		{name: "carrier in body differs from topic", topic: okTopic, body: meter(func(m, _ map[string]any) { m["carrier"] = "TCPL" }), reason: wire.ReasonTopicMismatch},
+		{name: "shipment in body differs from topic", topic: okTopic, body: meter(func(m, _ map[string]any) { m["shipment"] = "SHP-OTHER" }), reason: wire.ReasonTopicMismatch},
+		{name: "unknown channel in topic", topic: "inbond/v1/ENBR/SHP-BAD/gossip", body: meter(func(m, _ map[string]any) { m["seq"] = 9 }), reason: wire.ReasonBadTopic},
+		{name: "malformed SCAC in topic", topic: "inbond/v1/enbr!/SHP-BAD/telemetry", body: meter(func(m, _ map[string]any) { m["seq"] = 10 }), reason: wire.ReasonBadTopic},
+		{name: "carrier event on telemetry channel", topic: okTopic, body: []byte(`{"type":"arrived","time":"2026-10-02T00:00:00Z","data":{"port":"3802"}}`), reason: wire.ReasonWrongChannel},
 		{name: "seal state ajar", topic: okTopic, body: meter(func(m, _ map[string]any) {
 			m["type"] = "seal"
 			m["data"] = map[string]any{"seal": "S-1", "state": "ajar"}
-		}), reason: ingest.ReasonInvalidField},
-		{name: "port code not Schedule D", topic: eventsTopic, body: []byte(`{"type":"arrived","time":"2026-10-02T00:00:00Z","data":{"port":"PTHURON"}}`), reason: ingest.ReasonInvalidField},
-		{name: "CloudEvent spec 0.3", topic: eventsTopic, body: structured(func(m map[string]any) { m["specversion"] = "0.3" }), reason: ingest.ReasonInvalidField},
-		{name: "CloudEvent of unknown type", topic: eventsTopic, body: structured(func(m map[string]any) { m["type"] = "com.example.other.v1" }), reason: ingest.ReasonUnknownType},
-		{name: "manifest HTS of another product", topic: manifestTopic, body: validManifest(func(m map[string]any) { m["hts"] = "2711.21.00" }), reason: ingest.ReasonInvalidField},
-		{name: "manifest in-bond check digit", topic: manifestTopic, body: validManifest(func(m map[string]any) { m["inbond_number"] = "257700035" }), reason: ingest.ReasonInvalidField},
+		}), reason: wire.ReasonInvalidField},
+		{name: "port code not Schedule D", topic: eventsTopic, body: []byte(`{"type":"arrived","time":"2026-10-02T00:00:00Z","data":{"port":"PTHURON"}}`), reason: wire.ReasonInvalidField},
+		{name: "CloudEvent spec 0.3", topic: eventsTopic, body: structured(func(m map[string]any) { m["specversion"] = "0.3" }), reason: wire.ReasonInvalidField},
+		{name: "CloudEvent of unknown type", topic: eventsTopic, body: structured(func(m map[string]any) { m["type"] = "com.example.other.v1" }), reason: wire.ReasonUnknownType},
+		{name: "manifest HTS of another product", topic: manifestTopic, body: validManifest(func(m map[string]any) { m["hts"] = "2711.21.00" }), reason: wire.ReasonInvalidField},
+		{name: "manifest in-bond check digit", topic: manifestTopic, body: validManifest(func(m map[string]any) { m["inbond_number"] = "257700035" }), reason: wire.ReasonInvalidField},
 		{name: "manifest heavy crude under light HTS", topic: manifestTopic, body: validManifest(func(m map[string]any) {
 			m["declared_quality"] = map[string]any{"api_gravity": 21.0, "sulfur_pct": 3.2}
-		}), reason: ingest.ReasonInvalidField},
+		}), reason: wire.ReasonInvalidField},
 		{name: "manifest gas in barrels", topic: manifestTopic, body: validManifest(func(m map[string]any) {
 			m["product"], m["hts"], m["declared_quality"] = "natural_gas", "2711.21.00", map[string]any{"heating_value": 1030}
-		}), reason: ingest.ReasonBadUnit},
-		{name: "manifest without deadline", topic: manifestTopic, body: validManifest(func(m map[string]any) { delete(m, "deadline") }), reason: ingest.ReasonMissingField},
+		}), reason: wire.ReasonBadUnit},
+		{name: "manifest without deadline", topic: manifestTopic, body: validManifest(func(m map[string]any) { delete(m, "deadline") }), reason: wire.ReasonMissingField},
 		{name: "manifest carrier differs from publisher", topic: manifestTopic, body: validManifest(func(m map[string]any) {
 			m["carrier"] = map[string]any{"scac": "TCPL", "irs_number": "98-7654321CD"}
-		}), reason: ingest.ReasonTopicMismatch},
+		}), reason: wire.ReasonTopicMismatch},
 		// One validation error per device: a message of over 1 MB, larger than
 		// any Kafka record, unless the dead letter bounds it.
 		{name: "manifest listing 20,000 empty devices", topic: manifestTopic, body: validManifest(func(m map[string]any) {
 			m["devices"] = make([]string, 20_000)
-		}), reason: ingest.ReasonMissingField},
+		}), reason: wire.ReasonMissingField},
 	}
 }
 
@@ -149,15 +150,15 @@ func kafkaBadInputs() []badInput {
 		})
 	}
 	return []badInput{
-		{name: "key differs from shipment", topic: "inbond.carrier-events", key: "SHP-OTHER", body: withShip(nil), reason: ingest.ReasonKeyMismatch},
-		{name: "no shipment anywhere", topic: "inbond.carrier-events", body: meter(func(m, _ map[string]any) { m["carrier"] = "ENBR" }), reason: ingest.ReasonMissingField},
-		{name: "no carrier anywhere", topic: "inbond.carrier-events", key: "SHP-BAD", body: meter(func(m, _ map[string]any) { m["shipment"] = "SHP-BAD" }), reason: ingest.ReasonMissingField},
-		{name: "manifest on the events topic", topic: "inbond.carrier-events", key: "SHP-BAD", body: validManifest(nil), reason: ingest.ReasonWrongChannel},
-		{name: "telemetry on the manifests topic", topic: "inbond.manifests", key: "SHP-BAD", body: withShip(func(m, _ map[string]any) { m["seq"] = 8 }), reason: ingest.ReasonWrongChannel},
-		{name: "not JSON", topic: "inbond.carrier-events", key: "SHP-BAD", body: []byte("departed at 10:00"), reason: ingest.ReasonMalformedJSON},
-		{name: "volume in m3 out of range", topic: "inbond.carrier-events", key: "SHP-BAD", body: withShip(setData("cumulative", 1e15)), reason: ingest.ReasonInvalidField},
+		{name: "key differs from shipment", topic: "inbond.carrier-events", key: "SHP-OTHER", body: withShip(nil), reason: wire.ReasonKeyMismatch},
+		{name: "no shipment anywhere", topic: "inbond.carrier-events", body: meter(func(m, _ map[string]any) { m["carrier"] = "ENBR" }), reason: wire.ReasonMissingField},
+		{name: "no carrier anywhere", topic: "inbond.carrier-events", key: "SHP-BAD", body: meter(func(m, _ map[string]any) { m["shipment"] = "SHP-BAD" }), reason: wire.ReasonMissingField},
+		{name: "manifest on the events topic", topic: "inbond.carrier-events", key: "SHP-BAD", body: validManifest(nil), reason: wire.ReasonWrongChannel},
+		{name: "telemetry on the manifests topic", topic: "inbond.manifests", key: "SHP-BAD", body: withShip(func(m, _ map[string]any) { m["seq"] = 8 }), reason: wire.ReasonWrongChannel},
+		{name: "not JSON", topic: "inbond.carrier-events", key: "SHP-BAD", body: []byte("departed at 10:00"), reason: wire.ReasonMalformedJSON},
+		{name: "volume in m3 out of range", topic: "inbond.carrier-events", key: "SHP-BAD", body: withShip(setData("cumulative", 1e15)), reason: wire.ReasonInvalidField},
 		// The key is echoed, quoted, in the message: over 1 MB once JSON-escaped.
 		{name: "300 KiB key of quotes differs from shipment", topic: "inbond.carrier-events", key: strings.Repeat(`"`, 300<<10),
-			body: withShip(func(m, _ map[string]any) { m["seq"] = 9 }), reason: ingest.ReasonKeyMismatch},
+			body: withShip(func(m, _ map[string]any) { m["seq"] = 9 }), reason: wire.ReasonKeyMismatch},
 	}
 }

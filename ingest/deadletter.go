@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/inbond/inbond/wire"
 )
 
 // DeadLetter is the record written to inbond.dlq for an input that was not
@@ -14,15 +16,15 @@ import (
 // can fix and replay it, and the hash of all of them so a truncated body can
 // still be matched to its source.
 type DeadLetter struct {
-	Transport    string    `json:"transport"` // mqtt or kafka
-	Origin       string    `json:"origin"`    // MQTT topic, or Kafka topic/partition@offset
-	Reason       Reason    `json:"reason"`
-	Message      string    `json:"message"`
-	ReceivedTime time.Time `json:"recvtime"`
-	Size         int       `json:"size"`
-	SHA256       string    `json:"sha256"`
-	Truncated    bool      `json:"truncated,omitempty"`
-	Original     []byte    `json:"original"` // base64 in JSON
+	Transport    string      `json:"transport"` // mqtt or kafka
+	Origin       string      `json:"origin"`    // MQTT topic, or Kafka topic/partition@offset
+	Reason       wire.Reason `json:"reason"`
+	Message      string      `json:"message"`
+	ReceivedTime time.Time   `json:"recvtime"`
+	Size         int         `json:"size"`
+	SHA256       string      `json:"sha256"`
+	Truncated    bool        `json:"truncated,omitempty"`
+	Original     []byte      `json:"original"` // base64 in JSON
 }
 
 // Bounds of a dead letter's parts. Together they keep every dead letter well

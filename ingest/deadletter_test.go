@@ -9,6 +9,7 @@ import (
 
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/wire"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -17,7 +18,7 @@ import (
 func TestDeadLetterIsBounded(t *testing.T) {
 	body := []byte(strings.Repeat("\"", 4<<20))
 	huge := strings.Repeat("é€\"", 1<<20) // multi-byte runes: a cut must not split one
-	rej := &ingest.Rejection{Reason: ingest.ReasonKeyMismatch, Err: errors.New(huge)}
+	rej := &ingest.Rejection{Reason: wire.ReasonKeyMismatch, Err: errors.New(huge)}
 	dl := ingest.NewDeadLetter("mqtt", "inbond/v1/"+huge, body, rej, time.Now())
 	rec := kafka.Message{Key: []byte(ingest.Clip(huge, ingest.MaxOriginBytes)), Value: dl.Marshal()}
 	if n := bus.RecordSize(rec); n > bus.MaxRecordBytes {

@@ -4,94 +4,34 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/wire"
 )
-
-// Channel says what an input path may carry.
-type Channel string
-
-// The input channels. MQTT topics end in the channel name; the Kafka topics map
-// to ChannelEvents (inbond.carrier-events) and ChannelManifest (inbond.manifests).
-const (
-	ChannelTelemetry Channel = "telemetry"
-	ChannelEvents    Channel = "events"
-	ChannelManifest  Channel = "manifest"
-)
-
-// allows reports whether an event of kind k may arrive on channel c. Carrier
-// systems on Kafka may forward their devices' telemetry with their own events.
-func (c Channel) allows(k event.Kind, viaKafka bool) bool {
-	switch c {
-	case ChannelTelemetry:
-		return k == event.KindTelemetry
-	case ChannelEvents:
-		return k == event.KindCarrier || (viaKafka && k == event.KindTelemetry)
-	case ChannelManifest:
-		return k == event.KindManifest
-	}
-	return false
-}
 
 // Origin says where an input came from. The MQTT gateway fills Carrier,
-// Shipment and Channel from the topic; the Kafka gateway fills Channel from the
-// topic and Shipment from the record key when there is one.
+// Shipment and Channel from the topic (MQTTOrigin); the Kafka gateway fills
+// Channel from the topic and Shipment from the record key when there is one
+// (KafkaOrigin).
 type Origin struct {
 	Transport string // "mqtt" or "kafka"
 	Name      string // the MQTT topic or Kafka topic it arrived on
-	Channel   Channel
+	Channel   wire.Channel
 	Carrier   event.CarrierID  // empty when the path does not say
 	Shipment  event.ShipmentID // empty when the path does not say
 }
 
-const mqttRoot = "inbond/v1/"
-
-// ParseMQTTTopic maps inbond/v1/{carrier}/{shipment}/{channel} to an Origin.
-func ParseMQTTTopic(topic string) (Origin, error) {
-	o := Origin{Transport: "mqtt", Name: topic}
-	rest, ok := strings.CutPrefix(topic, mqttRoot)
-	parts := strings.Split(rest, "/")
-	if !ok || len(parts) != 3 {
-		return o, fmt.Errorf("topic %q: want %s{carrier}/{shipment}/{telemetry|events|manifest}", topic, mqttRoot)
-	}
-	o.Carrier, o.Shipment, o.Channel = event.CarrierID(parts[0]), event.ShipmentID(parts[1]), Channel(parts[2])
-	if err := o.Carrier.Validate("topic carrier"); err != nil {
-		return o, err
-	}
-	if err := o.Shipment.Validate("topic shipment"); err != nil {
-		return o, err
-	}
-	switch o.Channel {
-	case ChannelTelemetry, ChannelEvents, ChannelManifest:
-		return o, nil
-	}
-	return o, fmt.Errorf("topic %q: unknown channel %q, want telemetry, events or manifest", topic, o.Channel)
-}
-
-// MQTTTopic is the topic a carrier publishes a shipment's channel on.
-func MQTTTopic(carrier event.CarrierID, shipment event.ShipmentID, c Channel) string {
-	return mqttRoot + string(carrier) + "/" + string(shipment) + "/" + string(c)
-}
-
-// compactMessage is the small form devices and carrier systems may publish
-// instead of a full CloudEvent. Shipment and carrier may be left out on MQTT,
-// where the topic names them.
-type compactMessage struct {
-	ID       string           `json:"id,omitempty"`
-	Type     string           `json:"type"`
-	Shipment event.ShipmentID `json:"shipment,omitempty"`
-	Carrier  event.CarrierID  `json:"carrier,omitempty"`
-	Device   event.DeviceID   `json:"device,omitempty"`
-	Seq      uint64           `json:"seq,omitempty"`
-	Time     time.Time        `json:"time"`
-	Data     json.RawMessage  `json:"data"`
+// MQTTOrigin is how the MQTT gateway sees a message published on topic; the
+// error says how the topic departs from the wire layout.
+func MQTTOrigin(topic string) (Origin, error) {
+	p, err := wire.ParseMQTTTopic(topic)
+	return Origin{Transport: "mqtt", Name: topic, Channel: p.Channel, Carrier: p.Carrier, Shipment: p.Shipment}, err
 }
 
 // Decoder turns inputs into canonical envelopes. It is safe for concurrent use.
 type Decoder struct {
-	// MaxBytes bounds an input's size; larger ones are ReasonOversize.
+	// MaxBytes bounds an input's size; larger ones are wire.ReasonOversize.
 	MaxBytes int
 	// Now stamps recvtime; it is a field so tests and the simulator can pin it.
 	Now func() time.Time
@@ -112,7 +52,7 @@ func (d *Decoder) Decode(o Origin, body []byte) (*event.Envelope, *Rejection) {
 		limit = DefaultMaxBytes
 	}
 	if len(body) > limit {
-		return nil, reject(ReasonOversize, fmt.Errorf("body is %d bytes, the limit is %d", len(body), limit))
+		return nil, reject(wire.ReasonOversize, fmt.Errorf("body is %d bytes, the limit is %d", len(body), limit))
 	}
 	now := time.Now
 	if d.Now != nil {
@@ -170,7 +110,7 @@ func sniff(body []byte) (string, error) {
 }
 
 func fromCompact(o Origin, body []byte) (*event.Envelope, error) {
-	var c compactMessage
+	var c wire.Compact[json.RawMessage]
 	if err := event.DecodeJSON(body, &c); err != nil {
 		return nil, err
 	}
@@ -227,12 +167,12 @@ func fromBareManifest(o Origin, body []byte) (*event.Envelope, error) {
 
 // checkOrigin refuses an event whose body disagrees with where it arrived.
 func checkOrigin(o Origin, e *event.Envelope) *Rejection {
-	if !o.Channel.allows(e.Kind(), o.Transport == "kafka") {
-		return reject(ReasonWrongChannel, fmt.Errorf("a %s event (%s) may not arrive on the %s channel", e.Kind(), e.Type, o.Channel))
+	if !o.Channel.Allows(e.Kind(), o.Transport == "kafka") {
+		return reject(wire.ReasonWrongChannel, fmt.Errorf("a %s event (%s) may not arrive on the %s channel", e.Kind(), e.Type, o.Channel))
 	}
-	mismatch := ReasonTopicMismatch
+	mismatch := wire.ReasonTopicMismatch
 	if o.Transport == "kafka" {
-		mismatch = ReasonKeyMismatch
+		mismatch = wire.ReasonKeyMismatch
 	}
 	if o.Shipment != "" && e.Subject != o.Shipment {
 		return reject(mismatch, fmt.Errorf("shipment %q in the %s differs from %q in the body", o.Shipment, where(o), e.Subject))
@@ -241,7 +181,7 @@ func checkOrigin(o Origin, e *event.Envelope) *Rejection {
 		return reject(mismatch, fmt.Errorf("carrier %q in the %s differs from %q in the body", o.Carrier, where(o), e.Carrier))
 	}
 	if m, ok := e.Data.(*event.Manifest); ok && m.Carrier.SCAC != e.Carrier {
-		return reject(ReasonTopicMismatch, fmt.Errorf("manifest's bonded carrier %q differs from publishing carrier %q", m.Carrier.SCAC, e.Carrier))
+		return reject(wire.ReasonTopicMismatch, fmt.Errorf("manifest's bonded carrier %q differs from publishing carrier %q", m.Carrier.SCAC, e.Carrier))
 	}
 	return nil
 }

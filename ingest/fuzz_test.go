@@ -6,6 +6,7 @@ import (
 
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest"
+	"github.com/inbond/inbond/wire"
 )
 
 // FuzzDecode feeds arbitrary topics and bodies to the gateway decoder: it must
@@ -17,7 +18,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("inbond/v1/ENBR/SHP-BAD/manifest", validManifest(nil))
 	f.Add("inbond/v1/ENBR/SHP-BAD/events", structured(nil))
 	f.Add("inbond/v1/ENBR/SHP-BAD/events", []byte(`{"type":"delivered","time":"2026-10-02T00:00:00Z","data":{"ticket":"T1","gross":10,"net":11,"unit":"m3"}}`))
-	known := map[ingest.Reason]bool{}
+	known := map[wire.Reason]bool{}
 	for _, c := range append(mqttBadInputs(), kafkaBadInputs()...) {
 		known[c.reason] = true
 		if len(c.body) > 8<<10 {
@@ -30,7 +31,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	dec := &ingest.Decoder{Now: func() time.Time { return time.Date(2026, 10, 3, 0, 0, 0, 0, time.UTC) }}
 	f.Fuzz(func(t *testing.T, topic string, body []byte) {
-		o, err := ingest.ParseMQTTTopic(topic)
+		o, err := ingest.MQTTOrigin(topic)
 		if err != nil {
 			return
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/testenv"
+	"github.com/inbond/inbond/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -132,7 +133,7 @@ func TestMQTTGatewayContract(t *testing.T) {
 			topics := make([]string, len(in))
 			bodies := make([][]byte, len(in))
 			for i, x := range in {
-				topics[i] = ingest.MQTTTopic(x.Carrier, x.Shipment, ingest.ChannelTelemetry)
+				topics[i] = wire.MQTTTopic(x.Carrier, x.Shipment, wire.ChannelTelemetry)
 				bodies[i] = x.Body
 			}
 			publishMQTT(t, c, topics, bodies)
@@ -186,9 +187,9 @@ func TestDecoderRejects(t *testing.T) {
 				o = ingest.KafkaOrigin(c.topic, []byte(c.key))
 			} else {
 				var err error
-				o, err = ingest.ParseMQTTTopic(c.topic)
+				o, err = ingest.MQTTOrigin(c.topic)
 				if err != nil {
-					if c.reason != ingest.ReasonBadTopic {
+					if c.reason != wire.ReasonBadTopic {
 						t.Fatalf("topic refused (%v), want reason %s", err, c.reason)
 					}
 					return
@@ -332,7 +333,7 @@ func TestMQTTGatewayOnTheMachinesBroker(t *testing.T) {
 	topics := make([]string, len(in))
 	bodies := make([][]byte, len(in))
 	for i, x := range in {
-		topics[i], bodies[i] = ingest.MQTTTopic(x.Carrier, x.Shipment, ingest.ChannelTelemetry), x.Body
+		topics[i], bodies[i] = wire.MQTTTopic(x.Carrier, x.Shipment, wire.ChannelTelemetry), x.Body
 	}
 	publishMQTT(t, mqttPublisher(t, url), topics, bodies)
 	got := testenv.ReadTopic(t, brokers, string(event.TopicEvents), len(in), time.Minute)

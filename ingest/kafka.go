@@ -9,6 +9,7 @@ import (
 
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/wire"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
@@ -34,16 +35,13 @@ func (c KafkaConfig) Validate() error {
 	return nil
 }
 
-// kafkaChannels maps the raw topics the gateway reads to their channels.
-var kafkaChannels = map[string]Channel{
-	string(event.TopicCarrierEvents): ChannelEvents,
-	string(event.TopicManifests):     ChannelManifest,
-}
+// carrierTopics are the topics carriers publish on, which the gateway reads.
+var carrierTopics = []string{string(event.TopicCarrierEvents), string(event.TopicManifests)}
 
 // KafkaOrigin is how the Kafka gateway sees a record of a carriers' topic:
 // the channel the topic carries and the shipment its key names (if any).
 func KafkaOrigin(topic string, key []byte) Origin {
-	return Origin{Transport: "kafka", Name: topic, Channel: kafkaChannels[topic], Shipment: event.ShipmentID(key)}
+	return Origin{Transport: "kafka", Name: topic, Channel: wire.KafkaChannel(event.Topic(topic)), Shipment: event.ShipmentID(key)}
 }
 
 // kafkaGateway reads inbond.carrier-events and inbond.manifests in a consumer
@@ -64,17 +62,13 @@ func newKafkaGateway(cfg KafkaConfig, r *router) *kafkaGateway {
 	}
 	rr := *r
 	rr.log = r.log.With(zap.String("gateway", "kafka"))
-	topics := make([]string, 0, len(kafkaChannels))
-	for t := range kafkaChannels {
-		topics = append(topics, t)
-	}
 	return &kafkaGateway{
 		cfg: cfg,
 		r:   &rr,
 		reader: kafka.NewReader(kafka.ReaderConfig{
 			Brokers:           cfg.Brokers,
 			GroupID:           cfg.GroupID,
-			GroupTopics:       topics,
+			GroupTopics:       carrierTopics,
 			StartOffset:       kafka.FirstOffset,
 			MinBytes:          1,
 			MaxBytes:          bus.ReaderMaxBytes,

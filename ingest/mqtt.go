@@ -8,6 +8,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/inbond/inbond/wire"
 	"go.uber.org/zap"
 )
 
@@ -32,11 +33,7 @@ type MQTTConfig struct {
 
 // SubscriptionFilter is the topic filter the gateway subscribes to.
 func (c MQTTConfig) SubscriptionFilter() string {
-	f := mqttRoot + "+/+/+"
-	if c.SharedGroup != "" {
-		f = "$share/" + c.SharedGroup + "/" + f
-	}
-	return f
+	return wire.MQTTFilter(c.SharedGroup)
 }
 
 // Validate reports the first setting that cannot work.
@@ -152,10 +149,10 @@ func (g *MQTTGateway) handle(ctx context.Context) mqtt.MessageHandler {
 			return
 		}
 		topic := msg.Topic()
-		o, err := ParseMQTTTopic(topic)
+		o, err := MQTTOrigin(topic)
 		var refused *Rejection
 		if err != nil {
-			refused = reject(ReasonBadTopic, err)
+			refused = reject(wire.ReasonBadTopic, err)
 		}
 		// A submit fails only when ctx ended; the message stays unacked and
 		// the broker redelivers it to the next session.

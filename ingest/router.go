@@ -7,6 +7,7 @@ import (
 
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/wire"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
@@ -46,7 +47,7 @@ func (r *router) route(ctx context.Context, o Origin, where string, body []byte,
 
 // recordFor returns the Kafka record for one input and, for a dead letter, its
 // reason. Every record it returns fits in bus.MaxRecordBytes.
-func (r *router) recordFor(o Origin, where string, body []byte, rej *Rejection) (kafka.Message, Reason) {
+func (r *router) recordFor(o Origin, where string, body []byte, rej *Rejection) (kafka.Message, wire.Reason) {
 	if rej == nil {
 		e, refused := r.dec.Decode(o, body)
 		if refused == nil {
@@ -60,9 +61,9 @@ func (r *router) recordFor(o Origin, where string, body []byte, rej *Rejection) 
 					return msg, ""
 				}
 				err = fmt.Errorf("the canonical event would be a %d-byte record, over the %d-byte limit", n, bus.MaxRecordBytes)
-				refused = reject(ReasonOversize, err)
+				refused = reject(wire.ReasonOversize, err)
 			} else {
-				refused = reject(ReasonInvalidField, err)
+				refused = reject(wire.ReasonInvalidField, err)
 			}
 		}
 		rej = refused

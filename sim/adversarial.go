@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/event"
-	"github.com/inbond/inbond/ingest"
+	"github.com/inbond/inbond/wire"
 )
 
 // adversarial injects the deviations that are about who speaks and how:
@@ -28,13 +28,7 @@ func (g *gen) adversarial() {
 		return
 	}
 	mid = &g.msgs[telemetry[len(telemetry)/2]]
-	var sample struct {
-		Type   string          `json:"type"`
-		Device event.DeviceID  `json:"device"`
-		Seq    uint64          `json:"seq"`
-		Time   time.Time       `json:"time"`
-		Data   json.RawMessage `json:"data"`
-	}
+	var sample wire.Compact[json.RawMessage]
 	if err := json.Unmarshal(mid.Body, &sample); err != nil {
 		panic("sim: own telemetry undecodable: " + err.Error())
 	}
@@ -48,9 +42,9 @@ func (g *gen) adversarial() {
 		if g.sp.Carrier.SCAC == wrong {
 			wrong = "YYYY"
 		}
-		body := g.mustJSON(map[string]any{"type": "diversion_requested", "time": stamp(at),
-			"data": event.DiversionRequested{To: alternatePort(g.m.DestinationPort), Reason: "customer request"}})
-		g.msgs = append(g.msgs, Message{At: at, Via: ViaMQTT, Topic: ingest.MQTTTopic(wrong, g.sp.ID, ingest.ChannelEvents), Body: body})
+		body := g.mustJSON(wire.Compact[any]{Type: "diversion_requested", Time: at.UTC(),
+			Data: event.DiversionRequested{To: alternatePort(g.m.DestinationPort), Reason: "customer request"}})
+		g.msgs = append(g.msgs, Message{At: at, Via: ViaMQTT, Topic: wire.MQTTTopic(wrong, g.sp.ID, wire.ChannelEvents), Body: body})
 		g.label(RuleIdentity, at, map[string]any{"unregistered_device": rogue, "wrong_carrier": wrong, "bonded_carrier": g.sp.Carrier.SCAC})
 	}
 	if g.dev[RuleReplay] {
@@ -59,21 +53,22 @@ func (g *gen) adversarial() {
 		g.rawTelemetry(at.Add(time.Minute), sample.Device, sample.Seq, sample.Time.Add(time.Second), sample.Type, data, g.sp.Carrier.SCAC)
 		values := map[string]any{"device": sample.Device, "replayed_seq": sample.Seq, "threshold_future_minutes": g.th.FutureClock.Minutes()}
 		if next := g.nextReading(telemetry, mid, sample.Device); next != nil {
-			var body map[string]any
-			_ = json.Unmarshal(next.Body, &body)
-			ahead := next.At.Add(2 * time.Hour)
-			body["time"] = stamp(ahead)
+			var body wire.Compact[json.RawMessage]
+			if err := json.Unmarshal(next.Body, &body); err != nil {
+				panic("sim: own telemetry undecodable: " + err.Error())
+			}
+			body.Time = next.At.Add(2 * time.Hour).UTC()
 			next.Body = g.mustJSON(body)
-			values["future_seq"], values["future_by_minutes"] = body["seq"], 120.0
+			values["future_seq"], values["future_by_minutes"] = body.Seq, 120.0
 		}
 		g.label(RuleReplay, at.Add(time.Minute), values)
 	}
 	if g.dev[RuleMalformed] {
-		body := g.mustJSON(map[string]any{"type": "meter", "device": "LEGACY-FC", "seq": 1, "time": stamp(at),
-			"data": map[string]any{"meter": "LEGACY-1", "flow_rate": 100, "cumulative": 42, "unit": "gal",
+		body := g.mustJSON(wire.Compact[any]{Type: "meter", Device: "LEGACY-FC", Seq: 1, Time: at.UTC(),
+			Data: map[string]any{"meter": "LEGACY-1", "flow_rate": 100, "cumulative": 42, "unit": "gal",
 				"pressure": 850, "pressure_unit": "psig", "temperature": 60, "temperature_unit": "F"}})
-		g.msgs = append(g.msgs, Message{At: at, Via: ViaMQTT, Topic: ingest.MQTTTopic(g.sp.Carrier.SCAC, g.sp.ID, ingest.ChannelTelemetry), Body: body})
-		g.label(RuleMalformed, at, map[string]any{"expected_dlq_reason": string(ingest.ReasonBadUnit), "device": "LEGACY-FC"})
+		g.msgs = append(g.msgs, Message{At: at, Via: ViaMQTT, Topic: wire.MQTTTopic(g.sp.Carrier.SCAC, g.sp.ID, wire.ChannelTelemetry), Body: body})
+		g.label(RuleMalformed, at, map[string]any{"expected_dlq_reason": string(wire.ReasonBadUnit), "device": "LEGACY-FC"})
 	}
 }
 

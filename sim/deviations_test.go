@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/event"
-	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/sim"
+	"github.com/inbond/inbond/wire"
 )
 
 func num(t *testing.T, l sim.Label, key string) float64 {
@@ -242,7 +242,7 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 			case sim.RuleMalformed:
 				n := 0
 				for _, p := range ps {
-					if p.rej != nil && p.rej.Reason == ingest.ReasonBadUnit && origin(t, p.msg).Shipment == l.Shipment {
+					if p.rej != nil && p.rej.Reason == wire.ReasonBadUnit && origin(t, p.msg).Shipment == l.Shipment {
 						n++
 					}
 				}

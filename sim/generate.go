@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/event"
-	"github.com/inbond/inbond/ingest"
+	"github.com/inbond/inbond/wire"
 )
 
 // Stream is what a simulation produces: the messages carriers publish, in
@@ -224,8 +224,8 @@ func (g *gen) kafka(topic event.Topic, at time.Time, body []byte) {
 
 // carrierEvent publishes a milestone from the carrier's system on Kafka.
 func (g *gen) carrierEvent(at time.Time, typ string, data any) {
-	g.kafka(event.TopicCarrierEvents, at, g.mustJSON(map[string]any{
-		"type": typ, "shipment": g.sp.ID, "carrier": g.sp.Carrier.SCAC, "time": stamp(at), "data": data,
+	g.kafka(event.TopicCarrierEvents, at, g.mustJSON(wire.Compact[any]{
+		Type: typ, Shipment: g.sp.ID, Carrier: g.sp.Carrier.SCAC, Time: at.UTC(), Data: data,
 	}))
 }
 
@@ -239,18 +239,9 @@ func (g *gen) telemetry(at time.Time, device event.DeviceID, typ string, data an
 	g.rawTelemetry(at, device, g.seqs[device], at, typ, data, g.sp.Carrier.SCAC)
 }
 
-// compactTelemetry is the compact form a device publishes (see ingest.Decoder).
-type compactTelemetry struct {
-	Type   string         `json:"type"`
-	Device event.DeviceID `json:"device"`
-	Seq    uint64         `json:"seq"`
-	Time   string         `json:"time"`
-	Data   any            `json:"data"`
-}
-
 func (g *gen) rawTelemetry(at time.Time, device event.DeviceID, seq uint64, observed time.Time, typ string, data any, carrier event.CarrierID) {
-	body := g.mustJSON(compactTelemetry{Type: typ, Device: device, Seq: seq, Time: stamp(observed), Data: data})
-	topic := ingest.MQTTTopic(carrier, g.sp.ID, ingest.ChannelTelemetry)
+	body := g.mustJSON(wire.Compact[any]{Type: typ, Device: device, Seq: seq, Time: observed.UTC(), Data: data})
+	topic := wire.MQTTTopic(carrier, g.sp.ID, wire.ChannelTelemetry)
 	g.msgs = append(g.msgs, Message{At: at, Via: ViaMQTT, Topic: topic, Body: body})
 }
 

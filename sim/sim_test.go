@@ -11,6 +11,7 @@ import (
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/sim"
+	"github.com/inbond/inbond/wire"
 )
 
 // published is one simulator message as the gateways see it.
@@ -24,7 +25,7 @@ type published struct {
 func origin(t *testing.T, m sim.Message) ingest.Origin {
 	t.Helper()
 	if m.Via == sim.ViaMQTT {
-		o, err := ingest.ParseMQTTTopic(m.Topic)
+		o, err := ingest.MQTTOrigin(m.Topic)
 		if err != nil {
 			t.Fatalf("simulator used an invalid topic %q: %v", m.Topic, err)
 		}
@@ -75,7 +76,7 @@ func TestShippedScenariosPassTheGateways(t *testing.T) {
 			for _, p := range decodeAll(t, s.Messages) {
 				if p.rej != nil {
 					o := origin(t, p.msg)
-					if p.rej.Reason != ingest.ReasonBadUnit || malformed[o.Shipment] == 0 {
+					if p.rej.Reason != wire.ReasonBadUnit || malformed[o.Shipment] == 0 {
 						t.Fatalf("gateways refused %s %s: %v\n%s", p.msg.Via, p.msg.Topic, p.rej, p.msg.Body)
 					}
 					refused[o.Shipment]++

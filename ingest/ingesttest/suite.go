@@ -14,6 +14,7 @@ import (
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/testenv"
+	"github.com/inbond/inbond/wire"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -59,10 +60,10 @@ func Burst(n, shipments int) []Input {
 		s := i % shipments
 		seq := uint64(i/shipments + 1)
 		ship := event.ShipmentID(fmt.Sprintf("SHP-%04d", s))
-		body, _ := json.Marshal(map[string]any{
-			"type": "meter", "shipment": ship, "carrier": "ENBR", "device": fmt.Sprintf("M-%04d", s), "seq": seq,
-			"time": base.Add(time.Duration(seq) * time.Minute).Format(time.RFC3339),
-			"data": map[string]any{
+		body, _ := json.Marshal(wire.Compact[map[string]any]{
+			Type: "meter", Shipment: ship, Carrier: "ENBR", Device: event.DeviceID(fmt.Sprintf("M-%04d", s)), Seq: seq,
+			Time: base.Add(time.Duration(seq) * time.Minute),
+			Data: map[string]any{
 				"meter": "NECHE-1", "flow_rate": 3000.5, "cumulative": float64(seq) * 50, "unit": "bbl",
 				"pressure": 900, "pressure_unit": "psig", "temperature": 60, "temperature_unit": "F",
 			},
