@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/internal/retry"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
@@ -158,6 +158,10 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	}
 }
 
+// writeRetry paces the retries of a Kafka write: a broker election or a
+// restart takes seconds, so waits grow to 5 s.
+var writeRetry = retry.Policy{Initial: 50 * time.Millisecond, Max: 5 * time.Second}
+
 // write writes batch until every record succeeded, retrying only the records
 // that failed. Within one partition a produce request succeeds or fails whole,
 // so retrying the failed subset keeps each partition's order.
@@ -168,9 +172,7 @@ func (f *Forwarder) write(ctx context.Context, batch []pending) error {
 		msgs[i] = p.msg
 	}
 	f.metrics.BatchSize.Observe(float64(len(msgs)))
-	eb := backoff.NewExponentialBackOff()
-	eb.InitialInterval, eb.MaxInterval = 50*time.Millisecond, 5*time.Second
-	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+	_, err := retry.Forever(ctx, writeRetry, func() (struct{}, error) {
 		err := f.w.WriteMessages(ctx, msgs...)
 		if err == nil {
 			return struct{}{}, nil
@@ -181,7 +183,7 @@ func (f *Forwarder) write(ctx context.Context, batch []pending) error {
 			failed := msgs[:0:0]
 			for i, e := range werrs {
 				if errors.Is(e, kafka.MessageSizeTooLarge) {
-					return struct{}{}, backoff.Permanent(fmt.Errorf("the broker refuses a %d-byte record on %s: "+
+					return struct{}{}, retry.Permanent(fmt.Errorf("the broker refuses a %d-byte record on %s: "+
 						"set its message.max.bytes to at least 1 MiB: %w", bus.RecordSize(msgs[i]), msgs[i].Topic, e))
 				}
 				if e != nil {
@@ -191,11 +193,11 @@ func (f *Forwarder) write(ctx context.Context, batch []pending) error {
 			msgs = failed
 		}
 		if ctx.Err() != nil {
-			return struct{}{}, backoff.Permanent(ctx.Err())
+			return struct{}{}, retry.Permanent(ctx.Err())
 		}
 		f.log.Warn("kafka write failed; retrying", zap.Int("records", len(msgs)), zap.Error(err))
 		return struct{}{}, err
-	}, backoff.WithBackOff(eb), backoff.WithMaxElapsedTime(0))
+	})
 	f.metrics.WriteSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return fmt.Errorf("forward %d records: %w", len(msgs), err)

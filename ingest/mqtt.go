@@ -80,7 +80,11 @@ func (g *MQTTGateway) run(ctx context.Context) error {
 		SetCleanSession(false).   // the broker keeps our subscription and unacked messages
 		SetAutoAckDisabled(true). // PUBACK only after Kafka acked (msg.Ack)
 		SetOrderMatters(true).    // one goroutine delivers in broker order
-		SetResumeSubs(true).
+		// No ResumeSubs: every connect subscribes again below. Paho's resume
+		// would resend that same SUBSCRIBE from its store under a token of its
+		// own, completing ours without the broker's answer, so a refusal
+		// could go unseen.
+		SetResumeSubs(false).
 		SetKeepAlive(g.cfg.KeepAlive).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
@@ -100,20 +104,17 @@ func (g *MQTTGateway) run(ctx context.Context) error {
 	// route they would sit in the broker's in-flight window until the next
 	// reconnect: the messages a crash left unacked would go missing.
 	opts.SetDefaultPublishHandler(handler)
+	// Every connect subscribes again (idempotent, and it covers a broker that
+	// lost its session store) and hands the pending SUBACK to run's loop below,
+	// which judges it: the connect handler must not block paho. The buffer
+	// outlasts any burst of reconnects; a token dropped when it is full is one
+	// of several subscriptions of the same filter still in the buffer.
+	subscriptions := make(chan mqtt.Token, 8)
 	opts.SetOnConnectHandler(func(c mqtt.Client) {
-		// Subscribing again on every connect is idempotent and covers a broker
-		// that lost its session store.
-		tok := c.Subscribe(filter, 1, handler)
-		go func() {
-			if tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
-				if g.onSubscribed != nil {
-					g.onSubscribed()
-				}
-				log.Info("mqtt subscribed", zap.String("broker", g.cfg.Broker), zap.String("filter", filter), zap.String("client_id", g.cfg.ClientID))
-				return
-			}
-			log.Error("mqtt subscribe failed", zap.String("filter", filter), zap.Error(tok.Error()))
-		}()
+		select {
+		case subscriptions <- c.Subscribe(filter, 1, handler):
+		default:
+		}
 	})
 	g.client = mqtt.NewClient(opts)
 	tok := g.client.Connect() // with ConnectRetry it completes once connected
@@ -124,8 +125,57 @@ func (g *MQTTGateway) run(ctx context.Context) error {
 		}
 	case <-ctx.Done():
 	}
-	<-ctx.Done()
-	g.stopping.Store(true)
+	defer g.stopping.Store(true)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case tok := <-subscriptions:
+			if err := g.awaitSubscription(ctx, tok, filter); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// subscriptionRefused is the SUBACK code of a refused subscription in MQTT
+// 3.1.1 (MQTT 5 codes of refusals are all above it); paho reports it in the
+// token's result, not as its error.
+const subscriptionRefused = 0x80
+
+// awaitSubscription waits for a subscription's SUBACK. A broker that refuses
+// it (an ACL, no shared subscriptions) would leave the gateway connected,
+// healthy-looking and deaf, so that is an error that stops the service. A
+// SUBACK lost with its connection is not: the next connect subscribes again.
+func (g *MQTTGateway) awaitSubscription(ctx context.Context, tok mqtt.Token, filter string) error {
+	log := g.r.log
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		return nil
+	}
+	if err := tok.Error(); err != nil {
+		log.Warn("mqtt subscribe failed; subscribing again at the next connect", zap.String("filter", filter), zap.Error(err))
+		return nil
+	}
+	if st, ok := tok.(*mqtt.SubscribeToken); ok {
+		// One filter, so one code, keyed by the filter without its
+		// $share/{group}/ prefix.
+		codes := st.Result()
+		if len(codes) == 0 {
+			return fmt.Errorf("mqtt broker %s: the subscription to %s completed without the broker's answer", g.cfg.Broker, filter)
+		}
+		for _, code := range codes {
+			if code >= subscriptionRefused {
+				return fmt.Errorf("mqtt broker %s refused the subscription to %s (SUBACK code %#x): "+
+					"allow client %q to subscribe to it (ACL, shared subscriptions)", g.cfg.Broker, filter, code, g.cfg.ClientID)
+			}
+		}
+	}
+	if g.onSubscribed != nil {
+		g.onSubscribed()
+	}
+	log.Info("mqtt subscribed", zap.String("broker", g.cfg.Broker), zap.String("filter", filter), zap.String("client_id", g.cfg.ClientID))
 	return nil
 }
 

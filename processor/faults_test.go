@@ -46,7 +46,10 @@ func streamIn(t *testing.T, brokers []string, envs []*event.Envelope, chunks int
 func referenceRun(t *testing.T, brokers []string) map[string]string {
 	t.Helper()
 	r := testenv.NewRedis(t)
-	store := state.NewStore(r.Client, r.Prefix)
+	store, err := state.NewStore(r.Client, r.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
 	stop := startProcessor(t, brokers, store, "g-reference", "reference")
 	waitCaughtUp(t, brokers, r.Client, store, 3*time.Minute)
 	stop()
@@ -235,7 +238,10 @@ func TestRedisRestart(t *testing.T) {
 	srv := testenv.StartOwnRedis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	store := state.NewStore(rdb, "restart:")
+	store, err := state.NewStore(rdb, "restart:")
+	if err != nil {
+		t.Fatal(err)
+	}
 	envs := sim.Workload(sim.WorkloadConfig{Shipments: 300, Events: 40_000, Seed: 19})
 	streamed := streamIn(t, brokers, envs, 20, 150*time.Millisecond)
 	startProcessor(t, brokers, store, "g-redis-restart", "solo")
@@ -261,7 +267,10 @@ func TestRedisLosesEverything(t *testing.T) {
 	srv := testenv.StartOwnRedis(t) // its own server: FLUSHALL touches nothing shared
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
-	store := state.NewStore(rdb, "lost:")
+	store, err := state.NewStore(rdb, "lost:")
+	if err != nil {
+		t.Fatal(err)
+	}
 	envs := sim.Workload(sim.WorkloadConfig{Shipments: 300, Events: 40_000, Seed: 23})
 	streamed := streamIn(t, brokers, envs, 20, 150*time.Millisecond)
 	startProcessor(t, brokers, store, "g-redis-lost", "solo")
@@ -309,7 +318,10 @@ return (#ARGV - 1) / 2`)
 func TestRedisRollsBack(t *testing.T) {
 	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
 	r := testenv.NewRedis(t)
-	store := state.NewStore(r.Client, r.Prefix)
+	store, err := state.NewStore(r.Client, r.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
 	envs := sim.Workload(sim.WorkloadConfig{Shipments: 300, Events: 40_000, Seed: 29})
 	half := len(envs) / 2
 	ctx := t.Context()

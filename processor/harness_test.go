@@ -371,5 +371,9 @@ func newFixture(t *testing.T, brokers []string, shipments, events int, seed uint
 	t.Helper()
 	r := testenv.NewRedis(t)
 	envs := sim.Workload(sim.WorkloadConfig{Shipments: shipments, Events: events, Seed: seed})
-	return brokers, r, state.NewStore(r.Client, r.Prefix), envs
+	store, err := state.NewStore(r.Client, r.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return brokers, r, store, envs
 }

@@ -135,7 +135,10 @@ func TestQualityIsVolumeWeighted(t *testing.T) {
 // bumps the epoch and fences the previous owner; flushes maintain the indexes.
 func TestStoreClaimFenceAndIndexes(t *testing.T) {
 	r := testenv.NewRedis(t)
-	store := state.NewStore(r.Client, r.Prefix)
+	store, err := state.NewStore(r.Client, r.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 	a, err := store.Claim(ctx, 3, "a", 0)
 	if err != nil || a.Epoch != 1 || a.Offset != -1 {

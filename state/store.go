@@ -44,8 +44,29 @@ type Store struct {
 }
 
 // NewStore returns a store keeping its keys under prefix (e.g. "inbond:").
-func NewStore(rdb redis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix}
+//
+// It refuses an empty prefix, under which DeletePrefix would unlink every key
+// in Redis, and a prefix holding '{' or '}', which would change the hash tag
+// Redis Cluster routes a key by and so break the partition's hash tag (a
+// flush's keys must share one slot).
+func NewStore(rdb redis.UniversalClient, prefix string) (*Store, error) {
+	if rdb == nil {
+		return nil, errors.New("state: new store: nil Redis client")
+	}
+	if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	}
+	return &Store{rdb: rdb, prefix: prefix}, nil
+}
+
+func checkPrefix(prefix string) error {
+	if prefix == "" {
+		return errors.New(`state: new store: empty key prefix (it would put the store's keys among every other key in Redis, and DeletePrefix would unlink them all); use one such as "inbond:"`)
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return fmt.Errorf("state: new store: key prefix %q holds '{' or '}', which would override the partition hash tag ({p7}) Redis Cluster places keys by", prefix)
+	}
+	return nil
 }
 
 // Prefix is the key prefix of the store.
@@ -360,23 +381,62 @@ func (s *Store) CountByStatus(ctx context.Context, partitions int) (map[Status]i
 	return out, nil
 }
 
-// DeletePrefix removes every key under the store's prefix (the demo uses it
-// to start from a clean slate; production never calls it).
+// DeletePrefix removes every key under the store's prefix (the demo and the
+// tests use it to start from, or leave, a clean slate; production never calls
+// it). It is not atomic: keys written meanwhile may survive.
+//
+// On a Redis Cluster (*redis.ClusterClient) it scans every master, and on a
+// *redis.Ring every live shard, since SCAN sees the keys of one node only.
+// Each key is unlinked on its own, pipelined through the store's client, so
+// no command spans two slots and a key that moved is followed to its node.
 func (s *Store) DeletePrefix(ctx context.Context) error {
-	iter := s.rdb.Scan(ctx, 0, s.prefix+"*", 1000).Iterator()
-	var keys []string
+	if err := checkPrefix(s.prefix); err != nil { // a Store not made by NewStore
+		return fmt.Errorf("delete prefix: %w", err)
+	}
+	onNode := func(ctx context.Context, node *redis.Client) error { return s.deleteOn(ctx, node) }
+	var err error
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, onNode)
+	case *redis.Ring:
+		err = c.ForEachShard(ctx, onNode)
+	default:
+		err = s.deleteOn(ctx, s.rdb)
+	}
+	if err != nil {
+		return fmt.Errorf("delete keys %s*: %w", s.prefix, err)
+	}
+	return nil
+}
+
+// deleteOn unlinks the keys under the prefix that node's SCAN returns, a
+// thousand per round trip.
+func (s *Store) deleteOn(ctx context.Context, node redis.Cmdable) error {
+	const batch = 1000
+	iter := node.Scan(ctx, 0, s.prefix+"*", batch).Iterator()
+	keys := make([]string, 0, batch)
+	unlink := func() error {
+		if len(keys) == 0 {
+			return nil
+		}
+		_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for _, k := range keys {
+				pipe.Unlink(ctx, k)
+			}
+			return nil
+		})
+		keys = keys[:0]
+		return err
+	}
 	for iter.Next(ctx) {
-		if keys = append(keys, iter.Val()); len(keys) == 1000 {
-			if err := s.rdb.Unlink(ctx, keys...).Err(); err != nil {
+		if keys = append(keys, iter.Val()); len(keys) == batch {
+			if err := unlink(); err != nil {
 				return err
 			}
-			keys = keys[:0]
 		}
 	}
-	if len(keys) > 0 {
-		if err := s.rdb.Unlink(ctx, keys...).Err(); err != nil {
-			return err
-		}
+	if err := iter.Err(); err != nil {
+		return err
 	}
-	return iter.Err()
+	return unlink()
 }

@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/inbond/inbond/processor"
+	"github.com/inbond/inbond/pipeline"
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
@@ -30,7 +30,7 @@ func benchCommand() *ffcli.Command {
 				return fmt.Errorf("the benchmark needs a real Redis: %s: %w", rf.addr, err)
 			}
 			fmt.Printf("inbond bench: %d events, %d shipments, Redis %s (keys under %s, removed afterwards)\n", *events, *shipments, rf.addr, rf.prefix)
-			_, err = processor.Bench(ctx, processor.BenchConfig{
+			_, err = pipeline.Bench(ctx, pipeline.BenchConfig{
 				Redis: rdb, Prefix: rf.prefix, Events: *events, Shipments: *shipments, Out: os.Stdout,
 			})
 			return err

@@ -5,7 +5,7 @@ import (
 	"flag"
 	"os"
 
-	"github.com/inbond/inbond/internal/demo"
+	"github.com/inbond/inbond/demo"
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
 

@@ -5,14 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/internal/bus"
-	"github.com/inbond/inbond/internal/obs"
+	"github.com/inbond/inbond/pipeline"
 	"github.com/peterbourgon/ff/v3/ffcli"
-	"go.uber.org/zap"
 )
 
 func ingestCommand() *ffcli.Command {
@@ -43,44 +41,31 @@ func ingestCommand() *ffcli.Command {
 			}
 			defer log.Sync() //nolint:errcheck // best effort on exit
 			bs := splitList(*brokers)
-			if *create {
-				if err := bus.EnsureTopics(ctx, bs, bus.Topics(*partitions)); err != nil {
-					return err
-				}
-			}
-			reg := obs.NewRegistry()
-			if _, err := obs.ServeMetrics(ctx, c.metricsAddr, reg, log); err != nil {
-				return err
-			}
-			writer := bus.NewWriter(bs)
-			defer writer.Close()
-			svc := &ingest.Service{
-				Writer:       writer,
-				Decoder:      &ingest.Decoder{MaxBytes: *maxBytes},
-				Forwarder:    ingest.ForwarderConfig{MaxBatch: *batch},
-				DrainTimeout: *drain,
-				Metrics:      ingest.NewMetrics(reg),
-				Log:          log,
+			stage := &pipeline.Ingest{
+				MaxMessageBytes: *maxBytes,
+				Forwarder:       ingest.ForwarderConfig{MaxBatch: *batch},
+				DrainTimeout:    *drain,
 			}
 			for _, g := range splitList(*gateways) {
 				switch g {
 				case "mqtt":
-					cfg := &ingest.MQTTConfig{Broker: *mqttURL, ClientID: *clientID, SharedGroup: *group, Username: *user}
-					if *passFile != "" {
-						b, err := os.ReadFile(*passFile)
-						if err != nil {
-							return fmt.Errorf("mqtt password: %w", err)
-						}
-						cfg.Password = strings.TrimSpace(string(b))
+					password, err := readSecret(*passFile, "mqtt password")
+					if err != nil {
+						return err
 					}
-					svc.MQTT = cfg
+					stage.MQTT = &ingest.MQTTConfig{ClientID: *clientID, SharedGroup: *group, Username: *user, Password: password}
 				case "kafka":
-					svc.Kafka = &ingest.KafkaConfig{Brokers: bs, GroupID: *kafkaGroup}
+					stage.Kafka = &ingest.KafkaConfig{GroupID: *kafkaGroup}
 				default:
 					return fmt.Errorf("--gateways: unknown gateway %q (want mqtt, kafka)", g)
 				}
 			}
-			log.Info("ingest starting", zap.Strings("kafka", bs), zap.String("gateways", *gateways))
-			return svc.Run(ctx)
+			return pipeline.Run(ctx, pipeline.Config{
+				Kafka:       pipeline.Kafka{Brokers: bs, CreateTopics: *create, Partitions: *partitions},
+				MQTT:        pipeline.MQTT{URL: *mqttURL},
+				Ingest:      stage,
+				MetricsAddr: c.metricsAddr,
+				Log:         log,
+			})
 		})
 }

@@ -67,6 +67,19 @@ func command(name, usage, short string, fs *flag.FlagSet, exec func(context.Cont
 	}
 }
 
+// readSecret returns the trimmed content of the file at path ("" when path
+// is empty): how passwords reach inbond, never through a flag's value.
+func readSecret(path, what string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
 // splitList splits a comma-separated flag value, dropping empty items.
 func splitList(s string) []string {
 	var out []string

@@ -3,16 +3,11 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"os"
-	"strings"
 
-	"github.com/inbond/inbond/internal/obs"
+	"github.com/inbond/inbond/pipeline"
 	"github.com/inbond/inbond/processor"
-	"github.com/inbond/inbond/state"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 )
 
 // redisFlags are the Redis connection flags of the commands that use state.
@@ -28,16 +23,19 @@ func (r *redisFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.prefix, "key-prefix", "inbond:", "prefix of every Redis key inbond writes")
 }
 
+// config is the Redis the flags name, the password read from its file.
+func (r *redisFlags) config() (pipeline.Redis, error) {
+	password, err := readSecret(r.passwordFile, "redis password")
+	return pipeline.Redis{Addr: r.addr, DB: r.db, Password: password, Prefix: r.prefix}, err
+}
+
+// client connects to the Redis the flags name.
 func (r *redisFlags) client() (*redis.Client, error) {
-	opts := &redis.Options{Addr: r.addr, DB: r.db}
-	if r.passwordFile != "" {
-		b, err := os.ReadFile(r.passwordFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis password: %w", err)
-		}
-		opts.Password = strings.TrimSpace(string(b))
+	cfg, err := r.config()
+	if err != nil {
+		return nil, err
 	}
-	return redis.NewClient(opts), nil
+	return redis.NewClient(&redis.Options{Addr: cfg.Addr, DB: cfg.DB, Password: cfg.Password}), nil
 }
 
 func processCommand() *ffcli.Command {
@@ -60,27 +58,19 @@ func processCommand() *ffcli.Command {
 				return err
 			}
 			defer log.Sync() //nolint:errcheck // best effort on exit
-			rdb, err := rf.client()
+			rc, err := rf.config()
 			if err != nil {
 				return err
 			}
-			defer rdb.Close()
-			if err := rdb.Ping(ctx).Err(); err != nil {
-				return fmt.Errorf("redis %s: %w", rf.addr, err)
-			}
-			reg := obs.NewRegistry()
-			if _, err := obs.ServeMetrics(ctx, c.metricsAddr, reg, log); err != nil {
-				return err
-			}
-			p, err := processor.New(processor.Config{
-				Brokers: splitList(*brokers), Group: *group, Owner: *owner,
-				FlushInterval: *interval, FlushEvents: *events, SessionTimeout: *session,
-				Store: state.NewStore(rdb, rf.prefix), Metrics: processor.NewMetrics(reg), Log: log,
+			return pipeline.Run(ctx, pipeline.Config{
+				Kafka: pipeline.Kafka{Brokers: splitList(*brokers)},
+				Redis: rc,
+				Process: &processor.Config{
+					Group: *group, Owner: *owner,
+					FlushInterval: *interval, FlushEvents: *events, SessionTimeout: *session,
+				},
+				MetricsAddr: c.metricsAddr,
+				Log:         log,
 			})
-			if err != nil {
-				return err
-			}
-			log.Info("processor starting", zap.String("redis", rf.addr), zap.String("prefix", rf.prefix))
-			return p.Run(ctx)
 		})
 }

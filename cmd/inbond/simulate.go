@@ -7,8 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/inbond/inbond/internal/demo"
-	"github.com/inbond/inbond/internal/obs"
+	"github.com/inbond/inbond/pipeline"
 	"github.com/inbond/inbond/sim"
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
@@ -92,14 +91,16 @@ func simulateCommand() *ffcli.Command {
 			}
 
 			mqttTarget, kafkaTarget := *mqttURL, splitList(*brokers)
-			var stack *demo.Stack
+			var sys *pipeline.System
 			if *embedded {
-				stack, err = demo.StartStack(ctx, demo.StackConfig{MQTTAddr: "127.0.0.1:0", Registry: obs.NewRegistry(), Log: log})
+				cfg := pipeline.Embedded(0, "127.0.0.1:0")
+				cfg.Log = log
+				sys, err = pipeline.Start(ctx, cfg)
 				if err != nil {
 					return err
 				}
-				defer stack.Stop()
-				mqttTarget, kafkaTarget = stack.MQTTURL, stack.Brokers
+				defer sys.Stop() //nolint:errcheck // the gateways' errors are logged as they stop
+				mqttTarget, kafkaTarget = sys.MQTTURL, sys.Brokers
 				fmt.Printf("embedded stack: kafka %v, mqtt %s, ingest gateways running\n", kafkaTarget, mqttTarget)
 			}
 			pub, err := sim.NewNetPublisher(mqttTarget, fmt.Sprintf("inbond-simulator-%d", os.Getpid()), kafkaTarget)
@@ -115,8 +116,8 @@ func simulateCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			if stack != nil {
-				return reportForwarded(ctx, stack.Brokers, n, began)
+			if sys != nil {
+				return reportForwarded(ctx, sys, n, began)
 			}
 			return nil
 		})
@@ -136,10 +137,10 @@ func writeFile(path string, write func(*os.File) error) error {
 
 // reportForwarded waits until the embedded gateways have written a record
 // for each of the n published messages and prints the end-to-end rate.
-func reportForwarded(ctx context.Context, brokers []string, n int, began time.Time) error {
+func reportForwarded(ctx context.Context, sys *pipeline.System, n int, began time.Time) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		events, dlq, err := demo.Forwarded(ctx, brokers)
+		events, dlq, err := sys.Forwarded(ctx)
 		if err != nil {
 			return err
 		}

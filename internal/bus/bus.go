@@ -41,17 +41,14 @@ func Topics(eventPartitions int) []TopicSpec {
 
 // EnsureTopics creates the topics that do not exist yet (through the cluster
 // controller) and leaves existing ones alone, whatever their partition count.
+// It asks brokers in turn which broker is the controller, as Partitions does.
 func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) error {
-	if len(brokers) == 0 {
-		return errors.New("ensure topics: no Kafka brokers configured")
-	}
-	d := &kafka.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", brokers[0])
-	if err != nil {
-		return fmt.Errorf("ensure topics: dial %s: %w", brokers[0], err)
-	}
-	defer conn.Close()
-	ctrl, err := conn.Controller()
+	d := dialer()
+	var ctrl kafka.Broker
+	err := withAnyBroker(ctx, d, brokers, func(conn *kafka.Conn) (err error) {
+		ctrl, err = conn.Controller()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("ensure topics: find controller: %w", err)
 	}
@@ -67,6 +64,76 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 		}
 	}
 	return nil
+}
+
+// dialTimeout bounds each dial, and each metadata request, of this package.
+const dialTimeout = 10 * time.Second
+
+func dialer() *kafka.Dialer { return &kafka.Dialer{Timeout: dialTimeout} }
+
+// deadline is when a request sent now must have its answer: dialTimeout from
+// now, or ctx's deadline when sooner.
+func deadline(ctx context.Context) time.Time {
+	d := time.Now().Add(dialTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		return dl
+	}
+	return d
+}
+
+// withAnyBroker calls fn with a connection to the first of brokers that
+// answers, trying them in order: a broker that cannot be dialed, or whose
+// connection fails during fn, is skipped for the next one. An error the broker
+// sent back (a kafka.Error, such as an unknown topic) is an answer and is
+// returned as it is. When no broker answers, the error names each broker with
+// its failure. Each attempt is bounded by dialTimeout and by ctx.
+func withAnyBroker(ctx context.Context, d *kafka.Dialer, brokers []string, fn func(*kafka.Conn) error) error {
+	if len(brokers) == 0 {
+		return errors.New("no Kafka brokers configured")
+	}
+	var errs []error
+	for _, b := range brokers {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		err := func() error {
+			conn, err := d.DialContext(ctx, "tcp", b)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if err := conn.SetDeadline(deadline(ctx)); err != nil {
+				return err
+			}
+			return fn(conn)
+		}()
+		var answer kafka.Error
+		if err == nil || errors.As(err, &answer) {
+			return err
+		}
+		errs = append(errs, fmt.Errorf("broker %s: %w", b, err))
+	}
+	return fmt.Errorf("no broker of %v answered: %w", brokers, errors.Join(errs...))
+}
+
+// Partitions returns the partitions of topic, each with its leader, in one
+// metadata request to the first of brokers that answers. It tries them in
+// order, skipping one it cannot dial or that fails mid-request (each attempt
+// bounded by 10 s and by ctx); an error a broker sends back, such as
+// kafka.UnknownTopicOrPartition, is that broker's answer and is returned
+// without asking the rest. When no broker answers, the error names every
+// broker tried with its failure.
+func Partitions(ctx context.Context, brokers []string, topic string) ([]kafka.Partition, error) {
+	var parts []kafka.Partition
+	err := withAnyBroker(ctx, dialer(), brokers, func(conn *kafka.Conn) (err error) {
+		parts, err = conn.ReadPartitions(topic)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	return parts, nil
 }
 
 // MaxBatchRecords bounds the records of one WriteMessages call. The writer's
@@ -142,45 +209,45 @@ func (p *Partitioner) Partition(key []byte) int {
 // NewWriter's balancer.
 func PartitionOf(key []byte, n int) int { return NewPartitioner(n).Partition(key) }
 
-// PartitionCount returns how many partitions topic has: one metadata request,
-// where EndOffsets also asks every partition's leader for its end.
+// PartitionCount returns how many partitions topic has: one metadata request
+// (see Partitions), where EndOffsets also asks every partition's leader for
+// its end.
 func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
-	d := &kafka.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", brokers[0])
+	parts, err := Partitions(ctx, brokers, topic)
 	if err != nil {
-		return 0, fmt.Errorf("partitions of %s: dial %s: %w", topic, brokers[0], err)
-	}
-	defer conn.Close()
-	parts, err := conn.ReadPartitions(topic)
-	if err != nil {
-		return 0, fmt.Errorf("partitions of %s: %w", topic, err)
+		return 0, err
 	}
 	return len(parts), nil
 }
 
 // EndOffsets returns each partition's end offset (the offset the next record
 // will get) of topic, indexed by partition; its length is the partition count.
+// The partitions come from the first broker that answers (see Partitions);
+// each end from the partition's leader, which alone can tell it.
 func EndOffsets(ctx context.Context, brokers []string, topic string) ([]int64, error) {
-	d := &kafka.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", brokers[0])
+	parts, err := Partitions(ctx, brokers, topic)
 	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: dial %s: %w", topic, brokers[0], err)
+		return nil, fmt.Errorf("end offsets: %w", err)
 	}
-	defer conn.Close()
-	parts, err := conn.ReadPartitions(topic)
-	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
-	}
+	d := dialer()
 	ends := make([]int64, len(parts))
 	for _, p := range parts {
-		pc, err := d.DialLeader(ctx, "tcp", brokers[0], topic, p.ID)
-		if err != nil {
-			return nil, fmt.Errorf("end offsets of %s: partition %d: %w", topic, p.ID, err)
+		if p.ID < 0 || p.ID >= len(parts) {
+			return nil, fmt.Errorf("end offsets of %s: partition %d of %d partitions", topic, p.ID, len(parts))
 		}
-		ends[p.ID], err = pc.ReadLastOffset()
+		if p.Leader.Host == "" {
+			return nil, fmt.Errorf("end offsets of %s: partition %d has no known leader (broker %d)", topic, p.ID, p.Leader.ID)
+		}
+		pc, err := d.DialPartition(ctx, "tcp", "", p)
+		if err != nil {
+			return nil, fmt.Errorf("end offsets of %s: partition %d: leader %s:%d: %w", topic, p.ID, p.Leader.Host, p.Leader.Port, err)
+		}
+		if err = pc.SetDeadline(deadline(ctx)); err == nil {
+			ends[p.ID], err = pc.ReadLastOffset()
+		}
 		pc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("end offsets of %s: partition %d: %w", topic, p.ID, err)
+			return nil, fmt.Errorf("end offsets of %s: partition %d: leader %s:%d: %w", topic, p.ID, p.Leader.Host, p.Leader.Port, err)
 		}
 	}
 	return ends, nil

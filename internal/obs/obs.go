@@ -50,31 +50,56 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// ServeMetrics serves reg on addr at /metrics (and /healthz) until ctx ends.
-// An empty addr disables it. It returns the address it listens on, so ":0"
-// can be used in tests.
-func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *zap.Logger) (string, error) {
+// MetricsServer serves a registry on /metrics (and /healthz) until Close.
+type MetricsServer struct {
+	srv  *http.Server
+	addr string
+	done chan struct{} // closed when Serve has returned
+	err  error         // Serve's error other than ErrServerClosed; read after done
+}
+
+// ServeMetrics serves reg on addr at /metrics (and /healthz). An empty addr
+// disables it: it returns a nil server, whose Addr is "" and Close a no-op.
+// ":0" picks a free port, which Addr reports.
+func ServeMetrics(addr string, reg *prometheus.Registry) (*MetricsServer, error) {
 	if addr == "" {
-		return "", nil
+		return nil, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("metrics listen %s: %w", addr, err)
+		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	m := &MetricsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String(), done: make(chan struct{})}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", zap.Error(err))
+		defer close(m.done)
+		if err := m.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			m.err = err
 		}
 	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	return ln.Addr().String(), nil
+	return m, nil
+}
+
+// Addr is the address the server listens on ("" when disabled).
+func (m *MetricsServer) Addr() string {
+	if m == nil {
+		return ""
+	}
+	return m.addr
+}
+
+// Close stops taking connections, lets requests in progress finish for up to
+// 2 s, and returns once the server's goroutine has ended, with the error it
+// stopped on, if any: after Close nothing of the server runs.
+func (m *MetricsServer) Close() error {
+	if m == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := m.srv.Shutdown(ctx)
+	<-m.done
+	return errors.Join(m.err, err)
 }

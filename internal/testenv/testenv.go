@@ -90,7 +90,11 @@ func NewRedis(t testing.TB) *Redis {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := state.NewStore(r.Client, r.Prefix).DeletePrefix(ctx); err != nil {
+		store, err := state.NewStore(r.Client, r.Prefix)
+		if err == nil {
+			err = store.DeletePrefix(ctx)
+		}
+		if err != nil {
 			t.Errorf("testenv: clean up redis keys %s*: %v", r.Prefix, err)
 		}
 		_ = r.Client.Close()
@@ -239,17 +243,12 @@ func randomID() string {
 // by partition in offset order.
 func ReadTopic(t testing.TB, brokers []string, topic string, want int, within time.Duration) map[int][]kafka.Message {
 	t.Helper()
-	conn, err := kafka.Dial("tcp", brokers[0])
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	parts, err := bus.Partitions(ctx, brokers, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		t.Fatalf("read partitions of %s: %v", topic, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
 	out := make(map[int][]kafka.Message, len(parts))
 	readers := make([]*kafka.Reader, len(parts))
 	for i, p := range parts {
@@ -351,5 +350,84 @@ func (s *OwnRedisServer) Kill() {
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
 		s.cmd = nil
+	}
+}
+
+// OwnRedisCluster is a Redis Cluster of redis-server processes owned by one
+// test: masters only, no replicas, no persistence.
+type OwnRedisCluster struct {
+	Addrs []string // every master, host:port
+	dir   string
+}
+
+// StartOwnRedisCluster starts masters (at least 3, as redis-cli requires)
+// redis-server processes with cluster mode on, on free ports, joins them with
+// `redis-cli --cluster create`, and returns once every node reports
+// cluster_state:ok and knows every other. The processes are killed when the
+// test ends. The test fails, saying why, when redis-server or redis-cli is
+// missing: there is no in-process stand-in for a cluster.
+func StartOwnRedisCluster(t testing.TB, masters int) *OwnRedisCluster {
+	t.Helper()
+	if masters < 3 {
+		t.Fatalf("testenv: a Redis Cluster needs at least 3 masters, asked for %d", masters)
+	}
+	for _, bin := range []string{"redis-server", "redis-cli"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("testenv: this test runs its own Redis Cluster, but %s is not installed: %v (apt-get install -y redis-server redis-tools)", bin, err)
+		}
+	}
+	c := &OwnRedisCluster{dir: t.TempDir()}
+	for range masters {
+		port, busPort := FreePort(t), FreePort(t)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", fmt.Sprint(port),
+			"--cluster-enabled", "yes", "--cluster-port", fmt.Sprint(busPort),
+			"--cluster-config-file", filepath.Join(c.dir, fmt.Sprintf("nodes-%d.conf", port)),
+			"--dir", c.dir, "--logfile", filepath.Join(c.dir, fmt.Sprintf("redis-%d.log", port)),
+			"--save", "", "--appendonly", "no")
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("testenv: start redis-server (cluster node %s): %v", addr, err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		c.Addrs = append(c.Addrs, addr)
+	}
+	for _, a := range c.Addrs {
+		WaitListening(t, a, 10*time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
+		t.Fatalf("testenv: redis-cli %s: %v\n%s\n(node logs in %s)", strings.Join(args, " "), err, out, c.dir)
+	}
+	for _, a := range c.Addrs {
+		c.waitReady(ctx, t, a, masters)
+	}
+	announce(t, "redis=real Redis Cluster of %d redis-server masters %v (own processes, no replicas, no persistence)", masters, c.Addrs)
+	return c
+}
+
+// waitReady waits until node addr reports cluster_state:ok and knows all n nodes.
+func (c *OwnRedisCluster) waitReady(ctx context.Context, t testing.TB, addr string, n int) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	known := fmt.Sprintf("cluster_known_nodes:%d", n)
+	var info string
+	for {
+		var err error
+		info, err = rdb.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, known) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("testenv: Redis Cluster node %s not ready (want cluster_state:ok, %s): %v\n%s\n(node logs in %s)", addr, known, err, info, c.dir)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

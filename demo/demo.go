@@ -21,7 +21,8 @@ import (
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/internal/bus"
-	"github.com/inbond/inbond/internal/obs"
+	"github.com/inbond/inbond/pipeline"
+	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
 	"github.com/segmentio/kafka-go"
@@ -53,43 +54,53 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	reg := obs.NewRegistry()
-	metricsAddr, err := obs.ServeMetrics(ctx, cfg.MetricsAddr, reg, log)
-	if err != nil {
-		log.Warn("metrics disabled", zap.Error(err))
-	}
-	stack, err := StartStack(ctx, StackConfig{
-		MQTTAddr: cfg.MQTTAddr, KafkaPort: cfg.KafkaPort, RedisAddr: cfg.RedisAddr, Prefix: demoPrefix,
-		Registry: reg, Log: log,
-	})
+	sysCfg := pipeline.Embedded(cfg.KafkaPort, cfg.MQTTAddr)
+	sysCfg.Redis = pipeline.Redis{Addr: cfg.RedisAddr, Prefix: demoPrefix, InProcessFallback: true, Reset: true}
+	sysCfg.Process = &processor.Config{Owner: "embedded", SessionTimeout: 6 * time.Second}
+	sysCfg.MetricsAddr, sysCfg.MetricsBestEffort, sysCfg.Log = cfg.MetricsAddr, true, log
+	sys, err := pipeline.Start(ctx, sysCfg)
 	if err != nil {
 		return err
 	}
-	defer stack.Stop()
-	brokers := strings.Join(stack.Brokers, ",")
+	defer sys.Stop() //nolint:errcheck // stopped and checked below; this covers the early returns
+	brokers := strings.Join(sys.Brokers, ",")
 	fmt.Fprintf(cfg.Out, banner, time.Since(started).Round(time.Millisecond), sc.Name, len(sc.Shipments), cfg.Speed,
-		brokers, stack.MQTTURL, stack.RedisAddr, stack.RedisKind, demoPrefix, orNone(metricsAddr),
-		hostPort(stack.MQTTURL), brokers, brokers)
+		brokers, sys.MQTTURL, sys.RedisAddr, sys.RedisKind, demoPrefix, orNone(sys.MetricsAddr),
+		hostPort(sys.MQTTURL), brokers, brokers)
 
 	var wg sync.WaitGroup
 	tailCtx, stopTail := context.WithCancel(context.Background())
 	defer stopTail()
-	wg.Go(func() { tail(tailCtx, stack.Brokers, cfg.Out, log) })
-	wg.Go(func() { summarize(tailCtx, stack.Store, cfg.Out, 5*time.Second) })
+	wg.Go(func() { tail(tailCtx, sys.Brokers, cfg.Out, log) })
+	wg.Go(func() { summarize(tailCtx, sys.Store, cfg.Out, 5*time.Second) })
 
-	pub, err := sim.NewNetPublisher(stack.MQTTURL, "inbond-demo-simulator", stack.Brokers)
+	pub, err := sim.NewNetPublisher(sys.MQTTURL, "inbond-demo-simulator", sys.Brokers)
 	if err != nil {
 		return err
 	}
-	simErr := play(ctx, cfg, sc, pub)
+	// A stage that stops on its own (say, Kafka refusing writes) ends the
+	// demo: playing on would show traffic going nowhere.
+	playCtx, stopPlaying := context.WithCancel(ctx)
+	defer stopPlaying()
+	go func() {
+		select {
+		case <-sys.Ended():
+			stopPlaying()
+		case <-playCtx.Done():
+		}
+	}()
+	simErr := play(playCtx, cfg, sc, pub)
 	_ = pub.Close()
 
 	// Give the pipeline a moment to carry the last messages, then stop it
 	// (processor flush, gateways drain) and the printers.
 	time.Sleep(300 * time.Millisecond)
-	stack.Stop()
+	stopErr := sys.Stop()
 	stopTail()
 	wg.Wait()
+	if stopErr != nil {
+		return stopErr
+	}
 	if simErr != nil && !errors.Is(simErr, context.Canceled) {
 		return simErr
 	}

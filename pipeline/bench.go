@@ -1,4 +1,4 @@
-package processor
+package pipeline
 
 import (
 	"context"
@@ -11,15 +11,14 @@ import (
 
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
-	"github.com/inbond/inbond/internal/embedded"
+	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 )
 
-// BenchConfig configures a processor benchmark.
+// BenchConfig configures the processor benchmark (`inbond bench`).
 type BenchConfig struct {
 	Redis     *redis.Client // a real Redis; keys go under Prefix and are deleted afterwards
 	Prefix    string
@@ -43,8 +42,8 @@ func summarize(d []time.Duration) Latencies {
 	return Latencies{P50: at(0.50), P99: at(0.99), Max: d[len(d)-1]}
 }
 
-// Run is one measured pass.
-type Run struct {
+// BenchRun is one measured pass.
+type BenchRun struct {
 	Events    int
 	Elapsed   time.Duration
 	PerSecond float64
@@ -52,7 +51,7 @@ type Run struct {
 	Latency   Latencies // per Redis write
 }
 
-func (r Run) String() string {
+func (r BenchRun) String() string {
 	return fmt.Sprintf("%9.0f events/s  (%d events in %s; %d Redis writes, latency p50 %s p99 %s max %s)",
 		r.PerSecond, r.Events, r.Elapsed.Round(time.Millisecond), r.Writes, r.Latency.P50.Round(time.Microsecond),
 		r.Latency.P99.Round(time.Microsecond), r.Latency.Max.Round(time.Microsecond))
@@ -60,8 +59,8 @@ func (r Run) String() string {
 
 // BenchResult is the processor measured next to the baseline, in one run.
 type BenchResult struct {
-	Baseline  Run // read from Kafka, one pipelined Redis write per event, nothing else
-	Processor Run // the processor: decode, apply, atomic flush of state + offset
+	Baseline  BenchRun // read from Kafka, one pipelined Redis write per event, nothing else
+	Processor BenchRun // the processor: decode, apply, atomic flush of state + offset
 }
 
 // Ratio is the processor's throughput as a fraction of the baseline's.
@@ -76,12 +75,13 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 			fmt.Fprintf(cfg.Out, format+"\n", args...)
 		}
 	}
-	brokers, stop, err := embedded.Kafka(embedded.KafkaConfig{})
+	cluster, err := Start(ctx, Config{Kafka: Kafka{Embedded: true}})
 	if err != nil {
 		return BenchResult{}, err
 	}
-	defer stop()
-	defer cleanup(cfg.Redis, cfg.Prefix)
+	defer cluster.Stop() //nolint:errcheck // only a server runs; it stops without an error
+	brokers := cluster.Brokers
+	defer cleanup(cfg.Redis, cfg.Prefix) //nolint:errcheck // best effort: the keys are under a prefix of their own
 
 	envs := sim.Workload(sim.WorkloadConfig{Shipments: cfg.Shipments, Events: cfg.Events, Seed: 1})
 	if err := load(ctx, brokers, envs); err != nil {
@@ -136,13 +136,16 @@ func load(ctx context.Context, brokers []string, envs []*event.Envelope) error {
 	return nil
 }
 
+// baselineQueue is the baseline readers' prefetch, the processor's own.
+const baselineQueue = 1024
+
 // baseline reads every partition in parallel and writes each event to Redis
 // with one SET, 500 per pipeline: the cost of moving the events through,
 // without decoding or state.
-func baseline(ctx context.Context, brokers []string, rdb *redis.Client, prefix string, total int) (Run, error) {
+func baseline(ctx context.Context, brokers []string, rdb *redis.Client, prefix string, total int) (BenchRun, error) {
 	ends, err := bus.EndOffsets(ctx, brokers, string(event.TopicEvents))
 	if err != nil {
-		return Run{}, err
+		return BenchRun{}, err
 	}
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -151,7 +154,7 @@ func baseline(ctx context.Context, brokers []string, rdb *redis.Client, prefix s
 	errs := make([]error, len(ends))
 	for p, end := range ends {
 		wg.Go(func() {
-			r := bus.PartitionReader(brokers, string(event.TopicEvents), p, readBatch, nil)
+			r := bus.PartitionReader(brokers, string(event.TopicEvents), p, baselineQueue, nil)
 			defer r.Close()
 			pipe := rdb.Pipeline()
 			var mine []time.Duration
@@ -185,41 +188,41 @@ func baseline(ctx context.Context, brokers []string, rdb *redis.Client, prefix s
 	elapsed := time.Since(start)
 	for _, err := range errs {
 		if err != nil {
-			return Run{}, fmt.Errorf("baseline: %w", err)
+			return BenchRun{}, fmt.Errorf("baseline: %w", err)
 		}
 	}
-	return Run{Events: total, Elapsed: elapsed, PerSecond: float64(total) / elapsed.Seconds(), Writes: len(lat), Latency: summarize(lat)}, nil
+	return BenchRun{Events: total, Elapsed: elapsed, PerSecond: float64(total) / elapsed.Seconds(), Writes: len(lat), Latency: summarize(lat)}, nil
 }
 
-// processorRun runs one processor from the start of the topic until the
-// offsets stored in Redis reach the end of every partition.
-func processorRun(ctx context.Context, brokers []string, rdb *redis.Client, prefix, group string, total int) (Run, error) {
+// processorRun runs one processor, assembled as `inbond process` is, from the
+// start of the topic until the offsets stored in Redis reach the end of every
+// partition.
+func processorRun(ctx context.Context, brokers []string, rdb *redis.Client, prefix, group string, total int) (BenchRun, error) {
 	ends, err := bus.EndOffsets(ctx, brokers, string(event.TopicEvents))
 	if err != nil {
-		return Run{}, err
+		return BenchRun{}, err
 	}
-	store := state.NewStore(rdb, prefix)
 	var mu sync.Mutex
 	var lat []time.Duration
-	p, err := New(Config{
-		Brokers: brokers, Group: group, Owner: "bench", SessionTimeout: 6 * time.Second,
-		Store: store, Metrics: NewMetrics(prometheus.NewRegistry()),
-		OnFlush: func(d time.Duration, _, _ int) { mu.Lock(); lat = append(lat, d); mu.Unlock() },
+	start := time.Now()
+	sys, err := Start(ctx, Config{
+		Kafka: Kafka{Brokers: brokers},
+		Redis: Redis{Client: rdb, Prefix: prefix},
+		Process: &processor.Config{
+			Group: group, Owner: "bench", SessionTimeout: 6 * time.Second,
+			OnFlush: func(d time.Duration, _, _ int) { mu.Lock(); lat = append(lat, d); mu.Unlock() },
+		},
 	})
 	if err != nil {
-		return Run{}, err
+		return BenchRun{}, err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() { done <- p.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	defer sys.Stop() //nolint:errcheck // a stage's error has ended the wait below already
 	for {
 		caughtUp := true
 		for part, end := range ends {
-			off, err := rdb.HGet(ctx, store.OffsetKey(part), "offset").Int64()
+			off, err := rdb.HGet(ctx, sys.Store.OffsetKey(part), "offset").Int64()
 			if err != nil && err != redis.Nil {
-				return Run{}, err
+				return BenchRun{}, err
 			}
 			if off < end {
 				caughtUp = false
@@ -230,19 +233,23 @@ func processorRun(ctx context.Context, brokers []string, rdb *redis.Client, pref
 			break
 		}
 		select {
-		case err := <-done:
-			return Run{}, fmt.Errorf("processor stopped: %v", err)
+		case <-sys.Ended():
+			return BenchRun{}, fmt.Errorf("processor stopped: %v", sys.Stop())
 		case <-ctx.Done():
-			return Run{}, ctx.Err()
+			return BenchRun{}, ctx.Err()
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	elapsed := time.Since(start)
 	mu.Lock()
 	defer mu.Unlock()
-	return Run{Events: total, Elapsed: elapsed, PerSecond: float64(total) / elapsed.Seconds(), Writes: len(lat), Latency: summarize(lat)}, nil
+	return BenchRun{Events: total, Elapsed: elapsed, PerSecond: float64(total) / elapsed.Seconds(), Writes: len(lat), Latency: summarize(lat)}, nil
 }
 
-func cleanup(rdb *redis.Client, prefix string) {
-	_ = state.NewStore(rdb, prefix).DeletePrefix(context.Background())
+func cleanup(rdb *redis.Client, prefix string) error {
+	store, err := state.NewStore(rdb, prefix)
+	if err != nil {
+		return err
+	}
+	return store.DeletePrefix(context.Background())
 }

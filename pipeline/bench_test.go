@@ -1,20 +1,20 @@
-package processor_test
+package pipeline_test
 
 import (
 	"os"
 	"testing"
 
 	"github.com/inbond/inbond/internal/testenv"
-	"github.com/inbond/inbond/processor"
+	"github.com/inbond/inbond/pipeline"
 )
 
 // BenchmarkProcessor streams pre-generated events through in-process Kafka
 // into the processor with real Redis, next to the baseline measured in the
-// same run. Run: go test ./processor -run '^$' -bench Processor -benchtime 1x
+// same run. Run: go test ./pipeline -run '^$' -bench Processor -benchtime 1x
 func BenchmarkProcessor(b *testing.B) {
 	r := testenv.NewRedis(b)
 	for b.Loop() {
-		res, err := processor.Bench(b.Context(), processor.BenchConfig{
+		res, err := pipeline.Bench(b.Context(), pipeline.BenchConfig{
 			Redis: r.Client, Prefix: r.Prefix, Events: 200_000, Shipments: 1000, Out: os.Stdout,
 		})
 		if err != nil {
