@@ -7,6 +7,7 @@ import (
 
 	"github.com/inbond/inbond/demo"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"go.uber.org/zap"
 )
 
 func demoCommand() *ffcli.Command {
@@ -22,15 +23,10 @@ func demoCommand() *ffcli.Command {
 	rounds := fs.Int("rounds", 0, "rounds of the scenario to play (0: until Ctrl-C)")
 	return command("demo", "inbond demo [flags]",
 		"Start the whole system on embedded Kafka, MQTT and Redis with live simulated carriers, and print what flows.",
-		fs, func(ctx context.Context, _ []string) error {
-			log, err := c.logger()
-			if err != nil {
-				return err
-			}
-			defer log.Sync() //nolint:errcheck // best effort on exit
+		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			return demo.Run(ctx, demo.Config{
 				RedisAddr: *redisAddr, MQTTAddr: *mqttAddr, KafkaPort: *kafkaPort, MetricsAddr: c.metricsAddr,
 				Scenario: *scenario, Speed: *speed, Seed: *seed, Rounds: *rounds, Out: os.Stdout, Log: log,
 			})
-		})
+		}))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/pipeline"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"go.uber.org/zap"
 )
 
 func ingestCommand() *ffcli.Command {
@@ -34,12 +35,7 @@ func ingestCommand() *ffcli.Command {
 
 	return command("ingest", "inbond ingest [flags]",
 		"Run the MQTT and Kafka gateways: validate carriers' input into inbond.events, dead-letter the rest to inbond.dlq.",
-		fs, func(ctx context.Context, _ []string) error {
-			log, err := c.logger()
-			if err != nil {
-				return err
-			}
-			defer log.Sync() //nolint:errcheck // best effort on exit
+		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			bs := splitList(*brokers)
 			stage := &pipeline.Ingest{
 				MaxMessageBytes: *maxBytes,
@@ -67,5 +63,5 @@ func ingestCommand() *ffcli.Command {
 				MetricsAddr: c.metricsAddr,
 				Log:         log,
 			})
-		})
+		}))
 }

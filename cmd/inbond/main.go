@@ -54,7 +54,18 @@ func (c *common) register(fs *flag.FlagSet, metricsDefault string) {
 	fs.StringVar(&c.metricsAddr, "metrics-addr", metricsDefault, "listen address for Prometheus /metrics (empty disables)")
 }
 
-func (c *common) logger() (*zap.Logger, error) { return obs.NewLogger(c.logFormat, c.logLevel) }
+// withLogger is a subcommand's Exec: it builds the logger the flags ask for,
+// runs run with it and flushes it on the way out.
+func (c *common) withLogger(run func(context.Context, *zap.Logger) error) func(context.Context, []string) error {
+	return func(ctx context.Context, _ []string) error {
+		log, err := obs.NewLogger(c.logFormat, c.logLevel)
+		if err != nil {
+			return err
+		}
+		defer log.Sync() //nolint:errcheck // best effort on exit
+		return run(ctx, log)
+	}
+}
 
 // command builds a subcommand whose flags are also read from INBOND_* variables.
 func command(name, usage, short string, fs *flag.FlagSet, exec func(context.Context, []string) error) *ffcli.Command {

@@ -8,6 +8,7 @@ import (
 	"github.com/inbond/inbond/processor"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // redisFlags are the Redis connection flags of the commands that use state.
@@ -52,12 +53,7 @@ func processCommand() *ffcli.Command {
 	session := fs.Duration("session-timeout", 0, "consumer-group session timeout: how long a silent instance keeps its partitions (default 10s)")
 	return command("process", "inbond process [flags]",
 		"Run a processor instance: apply inbond.events to each shipment's state in Redis, exactly once, with the partitions it is assigned.",
-		fs, func(ctx context.Context, _ []string) error {
-			log, err := c.logger()
-			if err != nil {
-				return err
-			}
-			defer log.Sync() //nolint:errcheck // best effort on exit
+		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			rc, err := rf.config()
 			if err != nil {
 				return err
@@ -72,5 +68,5 @@ func processCommand() *ffcli.Command {
 				MetricsAddr: c.metricsAddr,
 				Log:         log,
 			})
-		})
+		}))
 }

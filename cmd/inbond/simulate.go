@@ -10,6 +10,7 @@ import (
 	"github.com/inbond/inbond/pipeline"
 	"github.com/inbond/inbond/sim"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"go.uber.org/zap"
 )
 
 func simulateCommand() *ffcli.Command {
@@ -31,13 +32,9 @@ func simulateCommand() *ffcli.Command {
 	embedded := fs.Bool("embedded", false, "start in-process Kafka, MQTT and the ingest gateways and publish into them (measures the whole ingest path)")
 	return command("simulate", "inbond simulate [flags]",
 		"Play carriers: publish a scenario's manifests, carrier events and device telemetry through MQTT and Kafka, as carriers do, with ground-truth labels.",
-		fs, func(ctx context.Context, _ []string) error {
-			log, err := c.logger()
-			if err != nil {
-				return err
-			}
-			defer log.Sync() //nolint:errcheck // best effort on exit
+		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			var msgs []sim.Message
+			var err error
 			began := time.Now()
 			if *from != "" {
 				f, err := os.Open(*from)
@@ -120,7 +117,7 @@ func simulateCommand() *ffcli.Command {
 				return reportForwarded(ctx, sys, n, began)
 			}
 			return nil
-		})
+		}))
 }
 
 func writeFile(path string, write func(*os.File) error) error {
