@@ -214,6 +214,11 @@ func (s *System) Stop() error {
 		s.stops[i]()
 	}
 	s.stops = nil
+	return s.stageErrors()
+}
+
+// stageErrors joins the errors the stages stopped with so far.
+func (s *System) stageErrors() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return errors.Join(s.errs...)
@@ -345,7 +350,7 @@ func (s *System) startIngest(ctx context.Context, in Ingest) error {
 	case <-svc.Ready():
 		return nil
 	case <-s.ended:
-		return errors.New("pipeline: the ingest gateways stopped before taking input")
+		return fmt.Errorf("pipeline: the ingest gateways stopped before taking input: %w", s.stageErrors())
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-timeout:
