@@ -193,6 +193,9 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 func Run(ctx context.Context, cfg Config) error {
 	s, err := Start(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil // stopped (Ctrl-C) while waiting for a server: a clean stop
+		}
 		return err
 	}
 	select {
