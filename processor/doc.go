@@ -11,9 +11,18 @@
 //     shipment's events are applied in order; partitions run in parallel, one
 //     goroutine each, and share no state.
 //   - Durability: applied events live in memory until a flush (every
-//     FlushInterval or FlushEvents) writes the changed shipments, their index
-//     entries and the partition's next offset in one atomic Redis step. A
-//     crash loses only unflushed work, which is re-read from the stored offset.
+//     FlushInterval or FlushEvents, or earlier when unflushed shipments fill
+//     the cache) writes the changed shipments, their index entries and the
+//     partition's next offset in one atomic Redis step. A crash loses only
+//     unflushed work, which is re-read from the stored offset.
+//   - Memory: each partition holds at most CacheShipments shipment states
+//     (default 10,000), however many shipments pass. Past the bound it
+//     evicts states already flushed, least recently used first; a state
+//     changed since the last flush is never evicted, and when such states
+//     alone fill the cache the partition flushes first. An evicted state is
+//     exactly what Redis holds for it, and its shipment, when met again, is
+//     reloaded from Redis before its next event is applied, as any shipment
+//     new to the partition is: eviction never changes state.
 //   - Fencing: a flush carries the epoch of the claim; once another instance
 //     has claimed the partition the flush is refused and this instance drops
 //     the partition, so a paused "zombie" can never overwrite newer state.

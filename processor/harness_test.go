@@ -133,45 +133,93 @@ func waitCaughtUp(t *testing.T, brokers []string, rdb *redis.Client, store *stat
 // the offset hash without the epoch and owner, which name who wrote it.
 func snapshot(t *testing.T, rdb *redis.Client, prefix string) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	out := map[string]string{}
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
-		var v string
-		switch typ := rdb.Type(ctx, k).Val(); typ {
-		case "string":
-			v = rdb.Get(ctx, k).Val()
-		case "set":
-			m := rdb.SMembers(ctx, k).Val()
-			slices.Sort(m)
-			v = strings.Join(m, ",")
-		case "zset":
-			var parts []string
-			for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
-				parts = append(parts, fmt.Sprintf("%v=%v", z.Member, z.Score))
-			}
-			slices.Sort(parts)
-			v = strings.Join(parts, ",")
-		case "hash":
-			h := rdb.HGetAll(ctx, k).Val()
-			delete(h, "epoch")
-			delete(h, "owner")
-			var parts []string
-			for f, x := range h {
-				parts = append(parts, f+"="+x)
-			}
-			slices.Sort(parts)
-			v = strings.Join(parts, ",")
-		default:
-			t.Fatalf("unexpected %s key %s", typ, k)
-		}
-		out[strings.TrimPrefix(k, prefix)] = v
-	}
-	if err := iter.Err(); err != nil {
+	out, err := pipelinedSnapshot(rdb, prefix)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// pipelinedSnapshot reads what snapshot renders, pipelined 1,000 keys a
+// round trip: one round trip per key took about 20 s for 100,000 shipments
+// under the race detector.
+func pipelinedSnapshot(rdb *redis.Client, prefix string) (map[string]string, error) {
+	ctx := context.Background()
+	var keys []string
+	iter := rdb.Scan(ctx, 0, prefix+"*", 10_000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(keys))
+	for len(keys) > 0 {
+		chunk := keys[:min(1000, len(keys))]
+		keys = keys[len(chunk):]
+		types := make([]*redis.StatusCmd, len(chunk))
+		if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range chunk {
+				types[i] = p.Type(ctx, k)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		render := make([]func() (string, error), len(chunk))
+		if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range chunk {
+				switch typ := types[i].Val(); typ {
+				case "string":
+					c := p.Get(ctx, k)
+					render[i] = c.Result
+				case "set":
+					c := p.SMembers(ctx, k)
+					render[i] = func() (string, error) {
+						m := c.Val()
+						slices.Sort(m)
+						return strings.Join(m, ","), c.Err()
+					}
+				case "zset":
+					c := p.ZRangeWithScores(ctx, k, 0, -1)
+					render[i] = func() (string, error) {
+						var parts []string
+						for _, z := range c.Val() {
+							parts = append(parts, fmt.Sprintf("%v=%v", z.Member, z.Score))
+						}
+						slices.Sort(parts)
+						return strings.Join(parts, ","), c.Err()
+					}
+				case "hash":
+					c := p.HGetAll(ctx, k)
+					render[i] = func() (string, error) {
+						h := c.Val()
+						delete(h, "epoch")
+						delete(h, "owner")
+						var parts []string
+						for f, x := range h {
+							parts = append(parts, f+"="+x)
+						}
+						slices.Sort(parts)
+						return strings.Join(parts, ","), c.Err()
+					}
+				default:
+					return fmt.Errorf("unexpected %s key %s", typ, k)
+				}
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		for i, k := range chunk {
+			v, err := render[i]()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[strings.TrimPrefix(k, prefix)] = v
+		}
+	}
+	return out, nil
 }
 
 // sameState fails t with the first differences between two snapshots.

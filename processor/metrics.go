@@ -23,6 +23,8 @@ type Metrics struct {
 	SkippedOffsets  prometheus.Counter
 	Lag             *prometheus.GaugeVec // partition
 	Shipments       prometheus.Gauge     // shipments held in memory
+	CacheEvictions  prometheus.Counter   // clean shipments dropped from memory to keep within Config.CacheShipments
+	CachePeak       *prometheus.GaugeVec // partition: the most shipments its loop held at once
 	OwnedPartitions prometheus.Gauge
 }
 
@@ -66,11 +68,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "inbond", Subsystem: "processor", Name: "shipments_in_memory",
 			Help: "Shipment states held in memory by this instance.",
 		}),
+		CacheEvictions: counter("cache_evictions_total",
+			"Shipment states, already flushed to Redis, dropped from memory to keep each partition within its cache bound; reloaded from Redis when met again."),
+		CachePeak: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "cache_peak_shipments",
+			Help: "The most shipment states the partition's loop has held in memory at once since this instance last claimed it; never above the cache bound.",
+		}, []string{"partition"}),
 		OwnedPartitions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "inbond", Subsystem: "processor", Name: "owned_partitions",
 			Help: "Partitions this instance currently owns.",
 		}),
 	}
-	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.PositionsLost, m.Generations, m.SkippedOffsets, m.Lag, m.Shipments, m.OwnedPartitions)
+	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.PositionsLost, m.Generations, m.SkippedOffsets, m.Lag, m.Shipments,
+		m.CacheEvictions, m.CachePeak, m.OwnedPartitions)
 	return m
 }

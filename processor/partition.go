@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/internal/retry"
 	"github.com/inbond/inbond/state"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -19,20 +19,85 @@ import (
 type entry struct {
 	sh      *state.Shipment
 	flushed *state.Index // index entries as last flushed; nil when not in Redis yet
-	dirty   bool
+	// dirty marks a state changed since the last flush: it is in the loop's
+	// dirty list and must stay in memory until a flush writes it. A clean
+	// entry is in the loop's eviction order instead (prev, next).
+	dirty      bool
+	prev, next *entry
+	step       uint64 // the last apply step that met it; its entries are not evicted
+}
+
+// evictionOrder lists a loop's clean entries, most recently used first: an
+// intrusive ring around root, so keeping the order allocates nothing.
+type evictionOrder struct {
+	root entry // root.next is the most recently used, root.prev the least
+	n    int
+}
+
+func (o *evictionOrder) init() { o.root.next, o.root.prev = &o.root, &o.root }
+
+func (o *evictionOrder) pushFront(en *entry) {
+	en.prev, en.next = &o.root, o.root.next
+	o.root.next.prev = en
+	o.root.next = en
+	o.n++
+}
+
+func (o *evictionOrder) remove(en *entry) {
+	en.prev.next, en.next.prev = en.next, en.prev
+	en.prev, en.next = nil, nil
+	o.n--
+}
+
+func (o *evictionOrder) moveToFront(en *entry) {
+	if o.root.next != en {
+		o.remove(en)
+		o.pushFront(en)
+	}
+}
+
+// oldest returns the least recently used clean entry, nil if there is none.
+func (o *evictionOrder) oldest() *entry {
+	if o.n == 0 {
+		return nil
+	}
+	return o.root.prev
 }
 
 // partitionLoop is the apply loop of one owned partition. It is confined to
 // one goroutine: nothing in it is shared.
+//
+// Its cache holds at most Config.CacheShipments shipments, never more, not
+// even between loading and applying a batch. Every entry is either dirty (in
+// dirty, awaiting a flush) or clean (in clean, equal to what Redis holds).
+// Only clean entries are evicted, least recently used first, to make room for
+// shipments a batch meets that are not in memory; when the dirty ones leave
+// too little room, the loop flushes first, which makes them all clean.
+// Eviction therefore never changes state: a clean entry's state and index
+// entries are exactly those of the last flush that wrote it (or absent from
+// Redis, for a shipment no event changed, which loads as state.New), and a
+// shipment met again is reloaded from Redis before its next event is applied,
+// the same path a shipment new to the loop takes. Equal states give equal
+// bytes (state.Apply is pure, the stored form round-trips), so a bounded
+// cache flushes the same bytes as an unbounded one. Should Redis have lost or
+// rolled back the partition meanwhile, a reload reads that other state, but
+// nothing computed from it lands: the next flush fails the position check
+// (errPositionLost) and the partition is rebuilt from the stored offset.
 type partitionLoop struct {
 	p          *Processor
 	part       int
 	label      string
 	claim      state.Claim
+	bound      int // Config.CacheShipments
 	cache      map[event.ShipmentID]*entry
 	dirty      []*entry
-	pending    int   // events read since the last flush
-	nextOffset int64 // the offset after the last event read
+	clean      evictionOrder
+	step       uint64            // counts apply steps, to mark the entries one meets
+	peak       int               // the most entries cache has held
+	pending    int               // events read since the last flush
+	nextOffset int64             // the offset after the last event read
+	envs       []*event.Envelope // apply's decoded step, kept for its capacity
+	missing    []event.ShipmentID
 	log        *zap.Logger
 }
 
@@ -70,7 +135,7 @@ func (p *Processor) runPartition(ctx context.Context, gen *kafka.Generation, par
 // It returns the epoch it claimed.
 func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, part int, after int64, log *zap.Logger) (int64, error) {
 	m := p.cfg.Metrics
-	claim, err := retry(ctx, func() (state.Claim, error) { return p.cfg.Store.Claim(ctx, part, p.cfg.Owner, after) })
+	claim, err := retry.Forever(ctx, retry.Default, func() (state.Claim, error) { return p.cfg.Store.Claim(ctx, part, p.cfg.Owner, after) })
 	if err != nil {
 		return after, nil // the generation ended before Redis answered
 	}
@@ -92,8 +157,19 @@ func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, par
 	}
 	msgs := make(chan kafka.Message, 4*readBatch)
 	readCtx, stopReading := context.WithCancel(ctx)
-	defer stopReading()
+	fetched := make(chan struct{}) // closed when the fetch goroutine has returned
+	// The fetch goroutine is the reader's only other user. Deferred after
+	// reader.Close, this runs before it: the goroutine is stopped and has
+	// returned before the reader closes, so no fetch is ever in flight on a
+	// closed reader, and when ownPartition returns (to runPartition, which
+	// may claim the partition again at once with a new reader) nothing of
+	// this ownership runs on.
+	defer func() {
+		stopReading()
+		<-fetched
+	}()
 	go func() {
+		defer close(fetched)
 		defer close(msgs)
 		for {
 			msg, err := reader.FetchMessage(readCtx)
@@ -121,8 +197,10 @@ func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, par
 		}
 	}()
 
-	l := &partitionLoop{p: p, part: part, label: strconv.Itoa(part), claim: claim,
+	l := &partitionLoop{p: p, part: part, label: strconv.Itoa(part), claim: claim, bound: p.cfg.CacheShipments,
 		cache: map[event.ShipmentID]*entry{}, nextOffset: claim.Offset, log: log}
+	l.clean.init()
+	m.CachePeak.WithLabelValues(l.label).Set(0)
 	defer func() { m.Shipments.Sub(float64(len(l.cache))) }()
 	err = l.run(ctx, msgs, reader, gen)
 	switch {
@@ -163,12 +241,18 @@ func (l *partitionLoop) run(ctx context.Context, msgs <-chan kafka.Message, read
 					break drain
 				}
 			}
-			if err := l.apply(ctx, batch); err != nil {
-				return l.finalFlush() // ctx ended while loading; what was applied is flushed
-			}
-			if l.pending >= cfg.FlushEvents {
-				if err := l.flushOrRelease(ctx); err != nil {
-					return err
+			for rest := batch; len(rest) > 0; {
+				n, err := l.apply(ctx, rest)
+				if err != nil {
+					return l.finalFlush() // ctx ended while loading; what was applied is flushed
+				}
+				rest = rest[n:]
+				// The rest meets more shipments than the cache holds beside
+				// the unflushed ones: flushed, those can be evicted.
+				if len(rest) > 0 || l.pending >= cfg.FlushEvents {
+					if err := l.flushOrRelease(ctx); err != nil {
+						return err
+					}
 				}
 			}
 		case <-ticker.C:
@@ -198,43 +282,79 @@ func (l *partitionLoop) run(ctx context.Context, msgs <-chan kafka.Message, read
 	}
 }
 
-// apply decodes and applies a batch in partition order, loading shipments new
-// to this loop from Redis first in one round trip.
-func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) error {
+// apply decodes and applies the longest prefix of batch whose shipments the
+// cache can hold beside its dirty entries, in partition order, and returns
+// its length. Shipments the prefix meets that are not in memory are loaded
+// from Redis first, in one round trip, after clean entries it does not meet
+// were evicted to make room. The prefix is shorter than batch only when the
+// dirty entries leave too little room; it is empty only when they fill the
+// cache, which a flush resolves, so a flush and another call always progress.
+func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) (int, error) {
 	m := l.p.cfg.Metrics
-	envs := make([]*event.Envelope, len(batch))
-	var missing []event.ShipmentID
-	for i, msg := range batch {
+	l.step++
+	envs, missing := l.envs[:0], l.missing[:0]
+	defer func() {
+		clear(envs) // hold no event past its step
+		l.envs, l.missing = envs[:0], missing[:0]
+	}()
+	held := len(l.dirty) // entries that must be in memory for this step: dirty, and those it meets
+	n := 0
+	for ; n < len(batch); n++ {
+		msg := batch[n]
 		e, err := event.UnmarshalCanonical(msg.Value)
 		if err != nil {
 			m.Events.WithLabelValues(OutcomeUndecodable).Inc()
 			l.log.Error("undecodable record on the canonical topic; skipped", zap.Int64("offset", msg.Offset), zap.Error(err))
+			envs = append(envs, nil)
 			continue
 		}
 		if want := l.p.partitioner.Partition([]byte(e.Subject)); want != l.part {
 			m.Events.WithLabelValues(OutcomeMisrouted).Inc()
 			l.log.Error("event in a partition its shipment does not hash to; skipped",
 				zap.Int64("offset", msg.Offset), zap.String("shipment", string(e.Subject)), zap.Int("want_partition", want))
+			envs = append(envs, nil)
 			continue
 		}
-		envs[i] = e
-		if _, ok := l.cache[e.Subject]; !ok {
+		en, ok := l.cache[e.Subject]
+		switch {
+		case !ok:
+			if held >= l.bound {
+				return l.applyPrefix(ctx, batch[:n], envs, missing)
+			}
+			held++
 			l.cache[e.Subject] = nil // placeholder: loaded below
 			missing = append(missing, e.Subject)
+		case en != nil && !en.dirty && en.step != l.step:
+			if held >= l.bound {
+				return l.applyPrefix(ctx, batch[:n], envs, missing)
+			}
+			held++
+			en.step = l.step
+			l.clean.moveToFront(en)
 		}
+		envs = append(envs, e)
 	}
+	return l.applyPrefix(ctx, batch, envs, missing)
+}
+
+// applyPrefix loads missing, the shipments of prefix not in memory (held in
+// the cache as nil placeholders), and applies envs, the decoded prefix (nil
+// for a skipped record).
+func (l *partitionLoop) applyPrefix(ctx context.Context, prefix []kafka.Message, envs []*event.Envelope, missing []event.ShipmentID) (int, error) {
+	m := l.p.cfg.Metrics
 	if len(missing) > 0 {
-		loaded, err := retry(ctx, func() (map[event.ShipmentID]*state.Shipment, error) {
+		l.evict()
+		loaded, err := retry.Forever(ctx, retry.Default, func() (map[event.ShipmentID]*state.Shipment, error) {
 			return l.p.cfg.Store.Load(ctx, l.part, missing)
 		})
 		if err != nil {
 			for _, id := range missing {
 				delete(l.cache, id)
 			}
-			return err
+			return 0, err
 		}
 		for _, id := range missing {
-			en := &entry{sh: loaded[id]}
+			en := &entry{sh: loaded[id], step: l.step}
 			if en.sh == nil {
 				en.sh = state.New(id)
 			} else {
@@ -242,13 +362,18 @@ func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) error 
 				en.flushed = &ix
 			}
 			l.cache[id] = en
+			l.clean.pushFront(en)
 		}
 		m.Shipments.Add(float64(len(missing)))
+		if len(l.cache) > l.peak {
+			l.peak = len(l.cache)
+			m.CachePeak.WithLabelValues(l.label).Set(float64(l.peak))
+		}
 	}
 	applied, dups := 0, 0
 	for i, e := range envs {
-		l.noteGap(batch[i].Offset)
-		l.nextOffset = batch[i].Offset + 1
+		l.noteGap(prefix[i].Offset)
+		l.nextOffset = prefix[i].Offset + 1
 		l.pending++
 		if e == nil {
 			continue
@@ -256,7 +381,7 @@ func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) error 
 		en := l.cache[e.Subject]
 		outcome, err := state.Apply(en.sh, e)
 		if err != nil { // cannot happen: the cache is keyed by subject
-			return err
+			return 0, err
 		}
 		if outcome == state.Duplicate {
 			dups++
@@ -265,12 +390,33 @@ func (l *partitionLoop) apply(ctx context.Context, batch []kafka.Message) error 
 		applied++
 		if !en.dirty {
 			en.dirty = true
+			l.clean.remove(en)
 			l.dirty = append(l.dirty, en)
 		}
 	}
 	m.Events.WithLabelValues(OutcomeApplied).Add(float64(applied))
 	m.Events.WithLabelValues(OutcomeDuplicate).Add(float64(dups))
-	return nil
+	return len(prefix), nil
+}
+
+// evict drops clean entries, least recently used first, until the cache,
+// placeholders included, holds at most the bound. It never drops a dirty
+// entry (they are not in the eviction order) nor one the current step meets.
+func (l *partitionLoop) evict() {
+	evicted := 0
+	for len(l.cache) > l.bound {
+		en := l.clean.oldest()
+		if en == nil || en.step == l.step {
+			break // cannot happen: apply's prefix fits beside the dirty entries
+		}
+		l.clean.remove(en)
+		delete(l.cache, en.sh.ID)
+		evicted++
+	}
+	if evicted > 0 {
+		l.p.cfg.Metrics.CacheEvictions.Add(float64(evicted))
+		l.p.cfg.Metrics.Shipments.Sub(float64(evicted))
+	}
 }
 
 // noteGap reports records between the next offset due and offset, the one
@@ -299,10 +445,10 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 		changes[i] = state.Change{Shipment: en.sh, Before: en.flushed}
 	}
 	start := time.Now()
-	_, err := retry(ctx, func() (struct{}, error) {
+	_, err := retry.Forever(ctx, retry.Default, func() (struct{}, error) {
 		err := l.p.cfg.Store.Flush(ctx, &l.claim, l.nextOffset, changes)
 		if errors.Is(err, state.ErrFenced) || errors.Is(err, state.ErrPositionLost) {
-			return struct{}{}, backoff.Permanent(err)
+			return struct{}{}, retry.Permanent(err)
 		}
 		if err != nil {
 			m.FlushErrors.Inc()
@@ -330,6 +476,8 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 			// Finished movements rarely hear more; reload from Redis if they do.
 			delete(l.cache, en.sh.ID)
 			m.Shipments.Dec()
+		} else {
+			l.clean.pushFront(en) // flushed: now evictable, as used at this flush
 		}
 	}
 	l.dirty = l.dirty[:0]
@@ -392,12 +540,4 @@ func (l *partitionLoop) finalFlush() error {
 	ctx, cancel := context.WithTimeout(context.Background(), finalFlushTimeout)
 	defer cancel()
 	return l.flush(ctx)
-}
-
-// retry runs op with exponential backoff until it succeeds, fails
-// permanently, or ctx ends.
-func retry[T any](ctx context.Context, op func() (T, error)) (T, error) {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval = 20*time.Millisecond, 2*time.Second
-	return backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
 }

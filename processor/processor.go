@@ -27,6 +27,17 @@ type Config struct {
 	FlushInterval time.Duration
 	// FlushEvents flushes early once this many events were applied since the last flush (default 5000).
 	FlushEvents int
+	// CacheShipments bounds the shipment states each owned partition holds
+	// in memory (default 10,000), so memory stays flat however many
+	// shipments pass. Past it, states already flushed to Redis are evicted,
+	// least recently used first, and reloaded from Redis when their shipment
+	// is met again; eviction never changes state. States changed since the
+	// last flush are never evicted: when they alone would leave no room, the
+	// partition flushes early. A bound below FlushEvents plus one read batch
+	// (1,024) can therefore mean smaller, more frequent flushes (the default
+	// never does), and one below the shipments active at once means reloading
+	// them from Redis as they come back (one MGET per batch).
+	CacheShipments int
 	// SessionTimeout bounds how long a silent instance keeps its partitions (default 10 s).
 	SessionTimeout time.Duration
 	Store          *state.Store
@@ -54,6 +65,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.FlushEvents <= 0 {
 		c.FlushEvents = 5000
+	}
+	if c.CacheShipments <= 0 {
+		c.CacheShipments = 10_000
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 10 * time.Second

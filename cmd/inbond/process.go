@@ -50,6 +50,7 @@ func processCommand() *ffcli.Command {
 	owner := fs.String("owner", "", "name of this instance in partition claims and logs (default hostname-pid)")
 	interval := fs.Duration("flush-interval", 0, "longest time applied events stay only in memory (default 100ms)")
 	events := fs.Int("flush-events", 0, "flush early after this many events (default 5000)")
+	cache := fs.Int("cache-shipments", 0, "shipments each partition keeps in memory; clean ones beyond it are evicted, least recently used first, and reloaded from Redis when met again (default 10000)")
 	session := fs.Duration("session-timeout", 0, "consumer-group session timeout: how long a silent instance keeps its partitions (default 10s)")
 	return command("process", "inbond process [flags]",
 		"Run a processor instance: apply inbond.events to each shipment's state in Redis, exactly once, with the partitions it is assigned.",
@@ -63,7 +64,7 @@ func processCommand() *ffcli.Command {
 				Redis: rc,
 				Process: &processor.Config{
 					Group: *group, Owner: *owner,
-					FlushInterval: *interval, FlushEvents: *events, SessionTimeout: *session,
+					FlushInterval: *interval, FlushEvents: *events, SessionTimeout: *session, CacheShipments: *cache,
 				},
 				MetricsAddr: c.metricsAddr,
 				Log:         log,
