@@ -26,6 +26,9 @@ type Metrics struct {
 	CacheEvictions  prometheus.Counter   // clean shipments dropped from memory to keep within Config.CacheShipments
 	CachePeak       *prometheus.GaugeVec // partition: the most shipments its loop held at once
 	OwnedPartitions prometheus.Gauge
+	// StalledPartitions counts partitions behind the log's end whose stored
+	// position has not moved for Config.StallAfter: processed by nobody.
+	StalledPartitions prometheus.Gauge
 }
 
 // NewMetrics creates the instruments and registers them with reg.
@@ -78,8 +81,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "inbond", Subsystem: "processor", Name: "owned_partitions",
 			Help: "Partitions this instance currently owns.",
 		}),
+		StalledPartitions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "stalled_partitions",
+			Help: "Partitions of the topic, owned by any instance, whose position in Redis is behind the log's end and has not moved for the stall time: processed by nobody.",
+		}),
 	}
 	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.PositionsLost, m.Generations, m.SkippedOffsets, m.Lag, m.Shipments,
-		m.CacheEvictions, m.CachePeak, m.OwnedPartitions)
+		m.CacheEvictions, m.CachePeak, m.OwnedPartitions, m.StalledPartitions)
 	return m
 }

@@ -40,9 +40,14 @@ type Config struct {
 	CacheShipments int
 	// SessionTimeout bounds how long a silent instance keeps its partitions (default 10 s).
 	SessionTimeout time.Duration
-	Store          *state.Store
-	Metrics        *Metrics
-	Log            *zap.Logger
+	// StallAfter is how long a partition may stay behind the log's end with
+	// its stored position unmoved before this instance reports it as
+	// processed by nobody (default 30 s: well above a rebalance, with its
+	// session timeout, and a replay's first flush; negative disables it).
+	StallAfter time.Duration
+	Store      *state.Store
+	Metrics    *Metrics
+	Log        *zap.Logger
 	// OnFlush, when set, is called after every successful flush with its
 	// latency and size (the benchmark uses it). It runs on partition
 	// goroutines, concurrently, and must be cheap.
@@ -71,6 +76,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 10 * time.Second
+	}
+	if c.StallAfter == 0 {
+		c.StallAfter = 30 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = zap.NewNop()
@@ -162,6 +170,12 @@ func (p *Processor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cg.Close() // leaves the group; generations end and partitions flush
+	if p.cfg.StallAfter > 0 {
+		watchCtx, stopWatching := context.WithCancel(ctx)
+		defer stopWatching() // before wg.Wait: the watch ends with Run
+		w := &stallWatch{p: p, after: p.cfg.StallAfter, log: log}
+		wg.Go(func() { w.run(watchCtx, n, min(p.cfg.StallAfter/4, 5*time.Second)) })
+	}
 	for {
 		gen, err := cg.Next(ctx)
 		switch {

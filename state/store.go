@@ -359,6 +359,32 @@ func (s *Store) CheckPosition(ctx context.Context, c Claim) error {
 	return s.Flush(ctx, &c, c.Offset, nil) // a flush of nothing onto the same offset
 }
 
+// Offsets returns the next offset Redis holds for each of partitions
+// 0..partitions-1 (-1 where none was ever flushed), in one round trip. It
+// reads, claims nothing, and may be called by anyone.
+func (s *Store) Offsets(ctx context.Context, partitions int) ([]int64, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, partitions)
+	for p := range cmds {
+		cmds[p] = pipe.HGet(ctx, s.OffsetKey(p), "offset")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("stored offsets: %w", err)
+	}
+	out := make([]int64, partitions)
+	for p, c := range cmds {
+		off, err := c.Int64()
+		switch {
+		case errors.Is(err, redis.Nil):
+			off = -1
+		case err != nil:
+			return nil, fmt.Errorf("stored offset of partition %d: %w", p, err)
+		}
+		out[p] = off
+	}
+	return out, nil
+}
+
 // CountByStatus returns how many shipments have each status, summed over
 // partitions 0..partitions-1 from the status indexes: one round trip.
 func (s *Store) CountByStatus(ctx context.Context, partitions int) (map[Status]int64, error) {

@@ -105,7 +105,7 @@ func TestHelpIsComplete(t *testing.T) {
 		"ingest": {"kafka-brokers", "gateways", "mqtt-broker", "mqtt-client-id", "mqtt-shared-group", "mqtt-password-file",
 			"kafka-group", "max-message-bytes", "drain-timeout", "create-topics", "log-format", "metrics-addr"},
 		"demo":    {"redis", "mqtt-listen", "kafka-port", "speed", "seed", "rounds"},
-		"process": {"kafka-brokers", "redis", "redis-db", "redis-password-file", "key-prefix", "group", "owner", "flush-interval", "flush-events", "cache-shipments", "session-timeout", "metrics-addr"},
+		"process": {"kafka-brokers", "redis", "redis-db", "redis-password-file", "key-prefix", "group", "owner", "flush-interval", "flush-events", "cache-shipments", "stall-after", "session-timeout", "metrics-addr"},
 		"bench":   {"redis", "events", "shipments", "key-prefix"},
 		"simulate": {"scenario", "random", "seed", "inject", "speed", "rate", "events", "out", "from", "labels",
 			"mqtt-broker", "kafka-brokers", "embedded"},

@@ -51,6 +51,7 @@ func processCommand() *ffcli.Command {
 	interval := fs.Duration("flush-interval", 0, "longest time applied events stay only in memory (default 100ms)")
 	events := fs.Int("flush-events", 0, "flush early after this many events (default 5000)")
 	cache := fs.Int("cache-shipments", 0, "shipments each partition keeps in memory; clean ones beyond it are evicted, least recently used first, and reloaded from Redis when met again (default 10000)")
+	stall := fs.Duration("stall-after", 0, "report a partition as processed by nobody (warning, inbond_processor_stalled_partitions) when it stays behind the log with its stored position unmoved this long (default 30s; negative disables)")
 	session := fs.Duration("session-timeout", 0, "consumer-group session timeout: how long a silent instance keeps its partitions (default 10s)")
 	return command("process", "inbond process [flags]",
 		"Run a processor instance: apply inbond.events to each shipment's state in Redis, exactly once, with the partitions it is assigned.",
@@ -64,7 +65,7 @@ func processCommand() *ffcli.Command {
 				Redis: rc,
 				Process: &processor.Config{
 					Group: *group, Owner: *owner,
-					FlushInterval: *interval, FlushEvents: *events, SessionTimeout: *session, CacheShipments: *cache,
+					FlushInterval: *interval, FlushEvents: *events, SessionTimeout: *session, CacheShipments: *cache, StallAfter: *stall,
 				},
 				MetricsAddr: c.metricsAddr,
 				Log:         log,
