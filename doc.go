@@ -6,14 +6,15 @@
 // The packages stand on floors, and a package imports only packages on
 // floors below its own, never one beside or above it:
 //
-//	9  cmd/inbond                       flags into a pipeline.Config; nothing else
-//	8  demo                             the live demo: a simulated scenario played into the pipeline
-//	7  pipeline                         the assembly: servers and stages from one Config; the benchmark
-//	6  ingest/ingesttest                the contract every gateway passes
-//	5  processor, internal/testenv      the apply loop; real-or-in-process servers for tests
-//	4  state, ingest, sim               shipment state in Redis; the gateways; the carriers' simulator
+//	10 cmd/inbond                       flags into a pipeline.Config; nothing else
+//	9  demo                             the live demo: a simulated scenario played into the pipeline
+//	8  pipeline                         the assembly: servers and stages from one Config; the benchmark
+//	7  ingest/ingesttest                the contract every gateway passes
+//	6  processor, sim, internal/testenv the apply loop; the carriers' simulator; servers for tests
+//	5  alerts                           the deviation rules: their names, severities and limits
+//	4  state, ingest                    shipment state in Redis; the gateways
 //	3  internal/embedded                in-process Kafka, MQTT and Redis
 //	2  internal/bus, obs, retry         Kafka conventions; logs and metrics; the retry policy
-//	1  wire                             what carriers speak: MQTT topics, compact form, dead-letter reasons
+//	1  wire, corridors                  what carriers speak; the declared routes, meters and ports
 //	0  event, this package              the canonical event
 package inbond

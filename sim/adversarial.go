@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"github.com/inbond/inbond/alerts"
 	"time"
 
 	"github.com/inbond/inbond/event"
@@ -10,11 +11,11 @@ import (
 
 // adversarial injects the deviations that are about who speaks and how:
 // an unregistered device and a carrier other than the bonded one
-// (RuleIdentity), a reused sequence number and a clock far ahead
-// (RuleReplay), and a message the gateways must dead-letter (RuleMalformed).
+// (alerts.RuleIdentity), a reused sequence number and a clock far ahead
+// (alerts.RuleReplay), and a message the gateways must dead-letter (RuleMalformed).
 // They happen at the middle of the shipment's telemetry.
 func (g *gen) adversarial() {
-	if !g.dev[RuleIdentity] && !g.dev[RuleReplay] && !g.dev[RuleMalformed] {
+	if !g.dev[alerts.RuleIdentity] && !g.dev[alerts.RuleReplay] && !g.dev[RuleMalformed] {
 		return
 	}
 	var mid *Message
@@ -35,7 +36,7 @@ func (g *gen) adversarial() {
 	at := mid.At.Add(30 * time.Second)
 	var data any = sample.Data
 
-	if g.dev[RuleIdentity] {
+	if g.dev[alerts.RuleIdentity] {
 		rogue := event.DeviceID("ROGUE-" + string(g.sp.ID))
 		g.rawTelemetry(at, rogue, 1, at, sample.Type, data, g.sp.Carrier.SCAC)
 		wrong := event.CarrierID("XXXX")
@@ -45,9 +46,9 @@ func (g *gen) adversarial() {
 		body := g.mustJSON(wire.Compact[any]{Type: "diversion_requested", Time: at.UTC(),
 			Data: event.DiversionRequested{To: alternatePort(g.m.DestinationPort), Reason: "customer request"}})
 		g.msgs = append(g.msgs, Message{At: at, Via: ViaMQTT, Topic: wire.MQTTTopic(wrong, g.sp.ID, wire.ChannelEvents), Body: body})
-		g.label(RuleIdentity, at, map[string]any{"unregistered_device": rogue, "wrong_carrier": wrong, "bonded_carrier": g.sp.Carrier.SCAC})
+		g.label(alerts.RuleIdentity, at, map[string]any{"unregistered_device": rogue, "wrong_carrier": wrong, "bonded_carrier": g.sp.Carrier.SCAC})
 	}
-	if g.dev[RuleReplay] {
+	if g.dev[alerts.RuleReplay] {
 		// The device's reading at sample.Seq is sent again later with other
 		// content, and its next reading claims a time two hours ahead.
 		g.rawTelemetry(at.Add(time.Minute), sample.Device, sample.Seq, sample.Time.Add(time.Second), sample.Type, data, g.sp.Carrier.SCAC)
@@ -61,7 +62,7 @@ func (g *gen) adversarial() {
 			next.Body = g.mustJSON(body)
 			values["future_seq"], values["future_by_minutes"] = body.Seq, 120.0
 		}
-		g.label(RuleReplay, at.Add(time.Minute), values)
+		g.label(alerts.RuleReplay, at.Add(time.Minute), values)
 	}
 	if g.dev[RuleMalformed] {
 		body := g.mustJSON(wire.Compact[any]{Type: "meter", Device: "LEGACY-FC", Seq: 1, Time: at.UTC(),

@@ -2,10 +2,12 @@ package sim
 
 import (
 	"cmp"
+	"github.com/inbond/inbond/alerts"
 	"math"
 	"slices"
 	"time"
 
+	"github.com/inbond/inbond/corridors"
 	"github.com/inbond/inbond/event"
 )
 
@@ -45,11 +47,11 @@ func (g *gen) conveyance() (time.Time, error) {
 	estimate := time.Duration(length / c.SpeedKmh * float64(time.Hour))
 
 	var stops []plannedStop
-	for _, d := range c.stopsAlong {
+	for _, d := range c.StopsAlong() {
 		stops = append(stops, plannedStop{d: d, dwell: stopDwell[c.Mode], allowed: true})
 	}
 	var unscheduledAt float64 = -1
-	if g.dev[RuleStop] {
+	if g.dev[alerts.RuleStop] {
 		d := length * 0.3
 		for ; d < length*0.9; d += 2 {
 			if p, _ := line.At(d); !c.InStopArea(p) {
@@ -60,10 +62,10 @@ func (g *gen) conveyance() (time.Time, error) {
 		stops = append(stops, plannedStop{d: d, dwell: unscheduledDwell})
 	}
 	slices.SortFunc(stops, func(a, b plannedStop) int { return cmp.Compare(a.d, b.d) })
-	if g.dev[RuleGap] {
+	if g.dev[alerts.RuleGap] {
 		g.gapFrom = g.start.Add(estimate * 45 / 100).Truncate(cadence)
 		g.gapTo = g.gapFrom.Add(3 * time.Hour)
-		g.label(RuleGap, g.gapFrom, map[string]any{"from": stamp(g.gapFrom), "to": stamp(g.gapTo), "gap_minutes": 180.0, "threshold_minutes": g.th.GapMinutes})
+		g.label(alerts.RuleGap, g.gapFrom, map[string]any{"from": stamp(g.gapFrom), "to": stamp(g.gapTo), "gap_minutes": 180.0, "threshold_minutes": g.th.GapMinutes})
 	}
 	devFrom, devTo := length*0.40, length*0.55
 	sealBreaksAt := length * 0.6
@@ -75,7 +77,7 @@ func (g *gen) conveyance() (time.Time, error) {
 	api := 0.0
 	if m.Product == event.ProductCrude {
 		api = *m.DeclaredQuality.APIGravity
-		if g.dev[RuleMisclassification] {
+		if g.dev[alerts.RuleMisclassification] {
 			api = flipAPI(api)
 			g.misclassLabel(g.start.Add(2*time.Minute), *m.DeclaredQuality.APIGravity, api)
 		}
@@ -107,13 +109,13 @@ func (g *gen) conveyance() (time.Time, error) {
 			}
 		}
 		pos, heading := line.At(math.Min(d, length))
-		if g.dev[RuleRoute] && d > devFrom && d < devTo {
+		if g.dev[alerts.RuleRoute] && d > devFrom && d < devTo {
 			off := routeDeviationKm * math.Sin(math.Pi*(d-devFrom)/(devTo-devFrom))
 			rad := (heading + 90) * math.Pi / 180
-			pos = Offset(pos, off*math.Cos(rad), off*math.Sin(rad))
+			pos = corridors.Offset(pos, off*math.Cos(rad), off*math.Sin(rad))
 		}
-		pos = Offset(pos, g.rng.NormFloat64()*gnssNoiseKm, g.rng.NormFloat64()*gnssNoiseKm)
-		if g.dev[RuleRoute] {
+		pos = corridors.Offset(pos, g.rng.NormFloat64()*gnssNoiseKm, g.rng.NormFloat64()*gnssNoiseKm)
+		if g.dev[alerts.RuleRoute] {
 			off := line.DistanceToKm(pos)
 			maxOffset = math.Max(maxOffset, off)
 			if off > g.th.RouteKm && routeBegins.IsZero() {
@@ -125,7 +127,7 @@ func (g *gen) conveyance() (time.Time, error) {
 			HeadingDeg: round(heading, 1), AccuracyM: 5,
 		})
 		state := event.SealIntact
-		if g.dev[RuleSeal] && d >= sealBreaksAt {
+		if g.dev[alerts.RuleSeal] && d >= sealBreaksAt {
 			state = event.SealBroken
 			if sealBroken.IsZero() {
 				sealBroken = t
@@ -140,15 +142,15 @@ func (g *gen) conveyance() (time.Time, error) {
 	arrived := t.Add(cadence)
 	g.labSample(arrived, api)
 	if !routeBegins.IsZero() {
-		g.label(RuleRoute, routeBegins, map[string]any{"max_offset_km": round(maxOffset, 2), "threshold_km": g.th.RouteKm, "corridor": c.ID})
+		g.label(alerts.RuleRoute, routeBegins, map[string]any{"max_offset_km": round(maxOffset, 2), "threshold_km": g.th.RouteKm, "corridor": c.ID})
 	}
 	if unscheduledAt >= 0 {
 		p, _ := line.At(unscheduledAt)
-		g.label(RuleStop, stopBegins, map[string]any{"lat": round(p.Lat, 5), "lon": round(p.Lon, 5),
+		g.label(alerts.RuleStop, stopBegins, map[string]any{"lat": round(p.Lat, 5), "lon": round(p.Lon, 5),
 			"minutes": unscheduledDwell.Minutes(), "threshold_minutes": g.th.StopMinutes, "in_allowed_area": false})
 	}
 	if !sealBroken.IsZero() {
-		g.label(RuleSeal, sealBroken, map[string]any{"seal": g.sealID(), "state": event.SealBroken})
+		g.label(alerts.RuleSeal, sealBroken, map[string]any{"seal": g.sealID(), "state": event.SealBroken})
 	}
 	g.delivered = round(m.DeclaredQuantity*(1+g.rng.NormFloat64()*deliveryMeterBias), 2)
 	return arrived, nil
@@ -160,7 +162,7 @@ func (g *gen) labSample(at time.Time, api float64) {
 	q := event.QualityReading{}
 	if m.Product == event.ProductGas {
 		hv := *m.DeclaredQuality.HeatingValue
-		if g.dev[RuleMisclassification] {
+		if g.dev[alerts.RuleMisclassification] {
 			hv = g.th.GasMinHeatingValue - 35
 		}
 		q.HeatingValue = f(round(hv+g.rng.NormFloat64()*3, 1))
@@ -170,16 +172,4 @@ func (g *gen) labSample(at time.Time, api float64) {
 		q.BSWPct = f(round(0.3+math.Abs(g.rng.NormFloat64())*0.1, 2))
 	}
 	g.telemetry(at, g.lab(), "quality", q)
-}
-
-// nearestAlong finds the distance along line closest to p, and how close.
-func nearestAlong(line Polyline, p Point) (along, dist float64) {
-	dist = math.Inf(1)
-	for d := 0.0; d <= line.LengthKm(); d += sampleStepKm {
-		q, _ := line.At(d)
-		if x := DistanceKm(p, q); x < dist {
-			along, dist = d, x
-		}
-	}
-	return along, dist
 }

@@ -2,57 +2,42 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 )
 
-// Rule names a deviation the simulator can inject, one per deviation rule of
-// DESIGN.md (plus malformed input, which the gateways must dead-letter).
-type Rule string
+// RuleMalformed is the deviation that is no alert rule: a message the
+// gateways must dead-letter. Every other deviation the simulator injects is
+// named by the alert rule it must raise.
+const RuleMalformed alerts.Rule = "malformed"
 
-// The injectable deviations.
-const (
-	RuleRoute             Rule = "route"             // conveyance leaves its corridor
-	RuleStop              Rule = "stop"              // stationary outside an allowed stop area
-	RuleOverdue           Rule = "overdue"           // not arrived by the in-bond deadline
-	RuleLateReport        Rule = "late_report"       // arrival reported after 2 business days
-	RuleDiversion         Rule = "diversion"         // arrives at another port, no approved diversion
-	RuleImbalance         Rule = "imbalance"         // exit below entry (pipeline offtake) or short delivery
-	RuleMisclassification Rule = "misclassification" // measured quality on the other side of the declared HTS line
-	RulePressure          Rule = "pressure"          // sudden pressure drop at a meter
-	RuleSeal              Rule = "seal"              // seal broken in transit
-	RuleGap               Rule = "gap"               // no telemetry while in transit
-	RuleIdentity          Rule = "identity"          // unregistered device, carrier not the bonded one
-	RuleReplay            Rule = "replay"            // a device sequence number reused, a clock far ahead
-	RuleMalformed         Rule = "malformed"         // a message the gateways must dead-letter
-)
+// Rules lists every injectable deviation: the alert rules and RuleMalformed.
+var Rules = append(slices.Clone(alerts.Rules), RuleMalformed)
 
-// Rules lists every injectable deviation.
-var Rules = []Rule{RuleRoute, RuleStop, RuleOverdue, RuleLateReport, RuleDiversion, RuleImbalance,
-	RuleMisclassification, RulePressure, RuleSeal, RuleGap, RuleIdentity, RuleReplay, RuleMalformed}
-
-// AppliesTo reports whether r can be injected into a movement by mode of product.
-func (r Rule) AppliesTo(mode event.Mode, _ event.Product) bool {
+// appliesTo reports whether deviation r can be injected into a movement of mode.
+func appliesTo(r alerts.Rule, mode event.Mode) bool {
 	switch r {
-	case RuleRoute, RuleStop, RuleSeal, RuleDiversion:
+	case alerts.RuleRoute, alerts.RuleStop, alerts.RuleSeal, alerts.RuleDiversion:
 		return mode.Conveyance()
-	case RulePressure:
+	case alerts.RulePressure:
 		return mode == event.ModePipeline
 	}
 	return true
 }
 
 // ParseRules parses a comma-separated list such as "seal,imbalance".
-func ParseRules(s string) ([]Rule, error) {
-	var out []Rule
+func ParseRules(s string) ([]alerts.Rule, error) {
+	var out []alerts.Rule
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
 		}
-		r := Rule(part)
+		r := alerts.Rule(part)
 		found := false
 		for _, k := range Rules {
 			found = found || k == r
@@ -65,35 +50,12 @@ func ParseRules(s string) ([]Rule, error) {
 	return out, nil
 }
 
-func joinRules(rs []Rule) string {
+func joinRules(rs []alerts.Rule) string {
 	s := make([]string, len(rs))
 	for i, r := range rs {
 		s[i] = string(r)
 	}
 	return strings.Join(s, ", ")
-}
-
-// Thresholds are the limits an injected deviation is made to cross. They are
-// DESIGN.md's rule table with the defaults the alerts will use; every
-// deviation label states the threshold it crosses.
-type Thresholds struct {
-	RouteKm            float64       // farther than this from the corridor
-	StopMinutes        float64       // stationary longer than this outside a stop area
-	ReportBusinessDays int           // arrival must be reported within this
-	ImbalancePct       float64       // exit vs entry over ImbalanceWindow
-	ImbalanceWindow    time.Duration //
-	PressureDropPct    float64       // drop within PressureWindow
-	PressureWindow     time.Duration //
-	GapMinutes         float64       // no telemetry for longer than this in transit
-	FutureClock        time.Duration // event time ahead of receipt by more than this
-	GasMinHeatingValue float64       // Btu/scf, FERC tariff floor
-}
-
-// DefaultThresholds are the values the simulator's deviations cross.
-var DefaultThresholds = Thresholds{
-	RouteKm: 5, StopMinutes: 30, ReportBusinessDays: 2, ImbalancePct: 0.5, ImbalanceWindow: 24 * time.Hour,
-	PressureDropPct: 10, PressureWindow: 15 * time.Minute, GapMinutes: 60, FutureClock: 5 * time.Minute,
-	GasMinHeatingValue: 967,
 }
 
 // Label is one line of the ground-truth file the simulator writes beside
@@ -103,7 +65,7 @@ var DefaultThresholds = Thresholds{
 type Label struct {
 	Kind     string           `json:"kind"`
 	Shipment event.ShipmentID `json:"shipment"`
-	Rule     Rule             `json:"rule,omitempty"`
+	Rule     alerts.Rule      `json:"rule,omitempty"`
 	Begins   time.Time        `json:"begins,omitzero"`
 	Values   map[string]any   `json:"values"`
 }

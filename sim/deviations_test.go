@@ -2,11 +2,13 @@ package sim_test
 
 import (
 	"bytes"
+	"github.com/inbond/inbond/alerts"
 	"math"
 	"sort"
 	"testing"
 	"time"
 
+	"github.com/inbond/inbond/corridors"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/wire"
@@ -61,12 +63,12 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 	s := generate(t, "deviations", 1)
 	ps := decodeAll(t, s.Messages)
 	events := byShipment(ps)
-	corridors, err := sim.Corridors()
+	known, err := corridors.Corridors()
 	if err != nil {
 		t.Fatal(err)
 	}
-	th := sim.DefaultThresholds
-	seen := map[sim.Rule]int{}
+	th := alerts.DefaultThresholds
+	seen := map[alerts.Rule]int{}
 	for _, l := range s.Labels {
 		if l.Kind != "deviation" {
 			continue
@@ -76,12 +78,12 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 		m := manifestOf(evs)
 		t.Run(string(l.Shipment)+"/"+string(l.Rule), func(t *testing.T) {
 			switch l.Rule {
-			case sim.RuleRoute:
-				line := corridors[m.Corridor].Line()
+			case alerts.RuleRoute:
+				line := known[m.Corridor].Line()
 				worst, first := 0.0, time.Time{}
 				for _, e := range evs {
 					if p, ok := e.Data.(*event.Position); ok {
-						d := line.DistanceToKm(sim.Point{Lat: p.Lat, Lon: p.Lon})
+						d := line.DistanceToKm(corridors.Point{Lat: p.Lat, Lon: p.Lon})
 						worst = math.Max(worst, d)
 						if d > th.RouteKm && first.IsZero() {
 							first = e.Time
@@ -91,8 +93,8 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 				if worst <= th.RouteKm || !first.Equal(l.Begins) {
 					t.Fatalf("farthest position %.2f km from the corridor (threshold %.0f), first beyond it at %v, label says %v", worst, th.RouteKm, first, l.Begins)
 				}
-			case sim.RuleStop:
-				c := corridors[m.Corridor]
+			case alerts.RuleStop:
+				c := known[m.Corridor]
 				var runStart, runEnd time.Time
 				longest := time.Duration(0)
 				for _, e := range evs {
@@ -100,7 +102,7 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 					if !ok {
 						continue
 					}
-					if p.SpeedKmh == 0 && !c.InStopArea(sim.Point{Lat: p.Lat, Lon: p.Lon}) {
+					if p.SpeedKmh == 0 && !c.InStopArea(corridors.Point{Lat: p.Lat, Lon: p.Lon}) {
 						if runStart.IsZero() {
 							runStart = e.Time
 						}
@@ -115,23 +117,23 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 				if longest.Minutes() <= th.StopMinutes {
 					t.Fatalf("longest stop outside the allowed areas %s, threshold %.0f min", longest, th.StopMinutes)
 				}
-			case sim.RuleOverdue:
+			case alerts.RuleOverdue:
 				arrived := findType(evs, event.TypeArrived)
 				if arrived == nil || !arrived.Time.After(m.Deadline) || !m.Deadline.Equal(l.Begins) {
 					t.Fatalf("arrival %v not after the declared deadline %v (label %v)", arrived, m.Deadline, l.Begins)
 				}
-			case sim.RuleLateReport:
+			case alerts.RuleLateReport:
 				arrived := findType(evs, event.TypeArrived)
 				physical := physicalArrival(evs, m)
 				if due := businessDaysAfter(physical, th.ReportBusinessDays); !arrived.Time.After(due) {
 					t.Fatalf("arrival at %v reported at %v, within %d business days", physical, arrived.Time, th.ReportBusinessDays)
 				}
-			case sim.RuleDiversion:
+			case alerts.RuleDiversion:
 				arrived := findType(evs, event.TypeArrived)
 				if arrived.Data.(*event.Arrived).Port == m.DestinationPort || findType(evs, event.TypeDiversionApproved) != nil {
 					t.Fatalf("arrived at %s, destination %s", arrived.Data.(*event.Arrived).Port, m.DestinationPort)
 				}
-			case sim.RuleImbalance:
+			case alerts.RuleImbalance:
 				if m.Mode == event.ModePipeline {
 					lag := time.Duration(num(t, l, "line_fill_hours") * float64(time.Hour))
 					from, to := l.Begins, l.Begins.Add(time.Duration(num(t, l, "window_hours")*float64(time.Hour)))
@@ -146,7 +148,7 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 						t.Fatalf("delivered %.1f of %.1f loaded: %.2f%% short", d.Net, m.DeclaredQuantity, short)
 					}
 				}
-			case sim.RuleMisclassification:
+			case alerts.RuleMisclassification:
 				sum, n := 0.0, 0
 				for _, e := range evs {
 					if q, ok := e.Data.(*event.QualityReading); ok {
@@ -166,7 +168,7 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 				case (m.HTS == "2709.00.20") == (mean >= event.HeavyCrudeAPILimit):
 					t.Fatalf("declared %s, measured mean %.2f° API: same side of 25°", m.HTS, mean)
 				}
-			case sim.RulePressure:
+			case alerts.RulePressure:
 				readings := meters(evs, m.ExitMeter)
 				worst := 0.0
 				for i := 1; i < len(readings); i++ {
@@ -175,7 +177,7 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 				if worst <= th.PressureDropPct {
 					t.Fatalf("largest pressure drop between readings %.1f%%, threshold %.0f%%", worst, th.PressureDropPct)
 				}
-			case sim.RuleSeal:
+			case alerts.RuleSeal:
 				found := false
 				for _, e := range evs {
 					if st, ok := e.Data.(*event.SealState); ok && st.State == event.SealBroken {
@@ -185,7 +187,7 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 				if !found {
 					t.Fatal("no broken seal reported")
 				}
-			case sim.RuleGap:
+			case alerts.RuleGap:
 				var times []time.Time
 				departed := findType(evs, event.TypeDeparted).Time
 				arrived := physicalArrival(evs, m)
@@ -202,7 +204,7 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 				if longest.Minutes() <= th.GapMinutes {
 					t.Fatalf("longest telemetry gap in transit %s, threshold %.0f min", longest, th.GapMinutes)
 				}
-			case sim.RuleIdentity:
+			case alerts.RuleIdentity:
 				rogue, wrong := false, false
 				for _, e := range evs {
 					if e.Device != "" && !containsDevice(m.Devices, e.Device) {
@@ -215,7 +217,7 @@ func TestInjectedDeviationsCrossTheirThresholds(t *testing.T) {
 				if !rogue || !wrong {
 					t.Fatalf("unregistered device seen %v, foreign carrier seen %v", rogue, wrong)
 				}
-			case sim.RuleReplay:
+			case alerts.RuleReplay:
 				type key struct {
 					d event.DeviceID
 					s uint64

@@ -4,12 +4,14 @@ import (
 	"container/heap"
 	"encoding/json"
 	"fmt"
+	"github.com/inbond/inbond/alerts"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
 
+	"github.com/inbond/inbond/corridors"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/wire"
 )
@@ -24,8 +26,8 @@ type Stream struct {
 // Generate plays sc deterministically: the same scenario, seed and injected
 // rules give byte-identical messages and labels. Each rule in inject is
 // added to every shipment it applies to, on top of the scenario's own.
-func Generate(sc *Scenario, seed uint64, inject []Rule) (*Stream, error) {
-	corridors, err := Corridors()
+func Generate(sc *Scenario, seed uint64, inject []alerts.Rule) (*Stream, error) {
+	known, err := corridors.Corridors()
 	if err != nil {
 		return nil, err
 	}
@@ -33,18 +35,18 @@ func Generate(sc *Scenario, seed uint64, inject []Rule) (*Stream, error) {
 	perShipment := make([][]Message, 0, len(sc.Shipments))
 	for i := range sc.Shipments {
 		sp := sc.Shipments[i]
-		c := corridors[sp.Corridor]
+		c := known[sp.Corridor]
 		for _, r := range inject {
-			if r.AppliesTo(c.Mode, sp.Product) && !slices.Contains(sp.Deviations, r) {
+			if appliesTo(r, c.Mode) && !slices.Contains(sp.Deviations, r) {
 				sp.Deviations = append(sp.Deviations, r)
 			}
 		}
 		h := fnv.New64a()
 		h.Write([]byte(sp.ID))
 		g := &gen{
-			sp: &sp, c: c, th: DefaultThresholds, start: sc.Start.Add(sp.StartAfter),
+			sp: &sp, c: c, th: alerts.DefaultThresholds, start: sc.Start.Add(sp.StartAfter),
 			rng:  rand.New(rand.NewPCG(seed, h.Sum64())),
-			dev:  map[Rule]bool{},
+			dev:  map[alerts.Rule]bool{},
 			seqs: map[event.DeviceID]uint64{},
 		}
 		for _, r := range sp.Deviations {
@@ -120,16 +122,16 @@ func (h *cursorHeap) Pop() any {
 // gen generates one shipment. It is used by one goroutine.
 type gen struct {
 	sp     *ShipmentSpec
-	c      *Corridor
-	th     Thresholds
+	c      *corridors.Corridor
+	th     alerts.Thresholds
 	start  time.Time
 	rng    *rand.Rand
-	dev    map[Rule]bool
+	dev    map[alerts.Rule]bool
 	seqs   map[event.DeviceID]uint64
 	m      *event.Manifest
 	msgs   []Message
 	labels []Label
-	// gapFrom and gapTo bound a telemetry blackout (RuleGap).
+	// gapFrom and gapTo bound a telemetry blackout (alerts.RuleGap).
 	gapFrom, gapTo time.Time
 	// Outcome volumes, for the labels.
 	entryTotal, exitTotal, delivered float64
@@ -245,7 +247,7 @@ func (g *gen) rawTelemetry(at time.Time, device event.DeviceID, seq uint64, obse
 	g.msgs = append(g.msgs, Message{At: at, Via: ViaMQTT, Topic: topic, Body: body})
 }
 
-func (g *gen) label(rule Rule, begins time.Time, values map[string]any) {
+func (g *gen) label(rule alerts.Rule, begins time.Time, values map[string]any) {
 	g.labels = append(g.labels, Label{Kind: "deviation", Shipment: g.sp.ID, Rule: rule, Begins: begins.UTC(), Values: values})
 }
 
@@ -263,35 +265,35 @@ func round(v float64, places int) float64 {
 func (g *gen) finish(arrived time.Time) {
 	m := g.m
 	reported := arrived
-	if g.dev[RuleLateReport] {
+	if g.dev[alerts.RuleLateReport] {
 		due := addBusinessDays(arrived, g.th.ReportBusinessDays)
 		reported = due.Add(48 * time.Hour)
-		g.label(RuleLateReport, due, map[string]any{
+		g.label(alerts.RuleLateReport, due, map[string]any{
 			"arrived_at": stamp(arrived), "reported_at": stamp(reported), "due_by": stamp(due),
 			"threshold_business_days": g.th.ReportBusinessDays,
 		})
 	}
 	port := m.DestinationPort
-	if g.dev[RuleDiversion] {
+	if g.dev[alerts.RuleDiversion] {
 		port = alternatePort(m.DestinationPort)
-		g.label(RuleDiversion, reported, map[string]any{
+		g.label(alerts.RuleDiversion, reported, map[string]any{
 			"arrived_port": port, "declared_destination": m.DestinationPort, "approved_diversion": false,
 		})
 	}
-	if g.dev[RuleOverdue] {
+	if g.dev[alerts.RuleOverdue] {
 		// The deadline was declared too short for the journey: it passes in transit.
 		m.Deadline = g.start.Add(arrived.Sub(g.start) * 6 / 10).Truncate(time.Minute)
 		g.msgs[0].Body = g.mustJSON(m)
-		g.label(RuleOverdue, m.Deadline, map[string]any{"deadline": stamp(m.Deadline), "arrived_at": stamp(arrived)})
+		g.label(alerts.RuleOverdue, m.Deadline, map[string]any{"deadline": stamp(m.Deadline), "arrived_at": stamp(arrived)})
 	}
 	g.carrierEvent(reported, "arrived", event.Arrived{Port: port})
 	status := "exported"
 	if m.EntryType == event.EntryIT {
 		status = "concluded"
 		net := g.delivered
-		if g.dev[RuleImbalance] && m.Mode.Conveyance() {
+		if g.dev[alerts.RuleImbalance] && m.Mode.Conveyance() {
 			net = round(m.DeclaredQuantity*0.97, 2)
-			g.label(RuleImbalance, reported.Add(30*time.Minute), map[string]any{
+			g.label(alerts.RuleImbalance, reported.Add(30*time.Minute), map[string]any{
 				"loaded": m.DeclaredQuantity, "delivered_net": net, "shortfall_pct": 3.0, "threshold_pct": g.th.ImbalancePct,
 			})
 		}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"github.com/inbond/inbond/alerts"
 	"math"
 	"time"
 
@@ -70,14 +71,14 @@ func (g *gen) pipeline() (time.Time, error) {
 	offtakeFrom := g.start.Add(lag + fill*3/10).Truncate(meterCadence)
 	const offtake = 0.03
 	dropAt := g.start.Add(lag + fill/2).Truncate(meterCadence)
-	if g.dev[RuleGap] {
+	if g.dev[alerts.RuleGap] {
 		g.gapFrom = g.start.Add(lag / 2).Truncate(meterCadence)
 		g.gapTo = g.gapFrom.Add(3 * time.Hour)
-		g.label(RuleGap, g.gapFrom, map[string]any{"from": stamp(g.gapFrom), "to": stamp(g.gapTo), "gap_minutes": 180.0, "threshold_minutes": g.th.GapMinutes})
+		g.label(alerts.RuleGap, g.gapFrom, map[string]any{"from": stamp(g.gapFrom), "to": stamp(g.gapTo), "gap_minutes": 180.0, "threshold_minutes": g.th.GapMinutes})
 	}
 	arrivedTrue := func(t time.Time) float64 { // true volume past the exit meter by t
 		v := enteredAt(t.Add(-lag))
-		if g.dev[RuleImbalance] && t.After(offtakeFrom) {
+		if g.dev[alerts.RuleImbalance] && t.After(offtakeFrom) {
 			// Offtake between the meters: from offtakeFrom on, 3 % of what
 			// reaches the exit side is taken off before the meter.
 			base := enteredAt(offtakeFrom.Add(-lag))
@@ -93,7 +94,7 @@ func (g *gen) pipeline() (time.Time, error) {
 		api, sulfur = *m.DeclaredQuality.APIGravity, *m.DeclaredQuality.SulfurPct
 	}
 	measuredAPI := api
-	if g.dev[RuleMisclassification] {
+	if g.dev[alerts.RuleMisclassification] {
 		measuredAPI = flipAPI(api)
 	}
 
@@ -123,12 +124,12 @@ func (g *gen) pipeline() (time.Time, error) {
 			rate := (vol - s.last) / meterCadence.Hours()
 			temp := s.base + 4*math.Sin(2*math.Pi*float64(t.Hour())/24) + g.rng.NormFloat64()*0.3
 			press := s.baseP + g.rng.NormFloat64()*3
-			if i == 1 && g.dev[RulePressure] && !t.Before(dropAt) && t.Before(dropAt.Add(2*time.Hour)) {
+			if i == 1 && g.dev[alerts.RulePressure] && !t.Before(dropAt) && t.Before(dropAt.Add(2*time.Hour)) {
 				press *= 0.62 // a sudden 38 % drop at the exit meter: a leak or an offtake
 				if !dropLabelled {
 					dropLabelled = true
 					before := s.baseP
-					g.label(RulePressure, t, map[string]any{"meter": s.id, "before_psig": before, "after_psig": round(press, 1),
+					g.label(alerts.RulePressure, t, map[string]any{"meter": s.id, "before_psig": before, "after_psig": round(press, 1),
 						"drop_pct": round((before-press)/before*100, 1), "within_minutes": meterCadence.Minutes(),
 						"threshold_pct": g.th.PressureDropPct})
 				}
@@ -155,7 +156,7 @@ func (g *gen) pipeline() (time.Time, error) {
 				q.HeatingValue = f(round(hv+g.rng.NormFloat64()*3, 1))
 				q.H2SGrain100Scf = f(round(0.08+math.Abs(g.rng.NormFloat64())*0.03, 3))
 				q.CO2Pct = f(round(1.1+g.rng.NormFloat64()*0.1, 2))
-				if g.dev[RuleMisclassification] {
+				if g.dev[alerts.RuleMisclassification] {
 					q.HeatingValue = f(round(g.th.GasMinHeatingValue-35+g.rng.NormFloat64()*3, 1))
 				}
 			} else {
@@ -165,20 +166,20 @@ func (g *gen) pipeline() (time.Time, error) {
 			g.telemetry(t, g.analyzer(), "quality", q)
 		}
 	}
-	if g.dev[RuleImbalance] {
+	if g.dev[alerts.RuleImbalance] {
 		winEnd := offtakeFrom.Add(g.th.ImbalanceWindow)
 		if limit := g.start.Add(lag + fill); winEnd.After(limit) {
 			winEnd = limit
 		}
 		in := enteredAt(winEnd.Add(-lag)) - enteredAt(offtakeFrom.Add(-lag))
 		out := arrivedTrue(winEnd) - arrivedTrue(offtakeFrom)
-		g.label(RuleImbalance, offtakeFrom, map[string]any{
+		g.label(alerts.RuleImbalance, offtakeFrom, map[string]any{
 			"entry_meter": m.EntryMeter, "exit_meter": m.ExitMeter, "line_fill_hours": lag.Hours(),
 			"window_hours": winEnd.Sub(offtakeFrom).Hours(), "entry_volume": round(in, 2), "exit_volume": round(out, 2),
 			"imbalance_pct": round((in-out)/in*100, 3), "threshold_pct": g.th.ImbalancePct,
 		})
 	}
-	if g.dev[RuleMisclassification] {
+	if g.dev[alerts.RuleMisclassification] {
 		g.misclassLabel(g.start.Add(qualityCadence), api, measuredAPI)
 	}
 	g.entryTotal, g.exitTotal = sides[0].last, sides[1].last
@@ -208,5 +209,5 @@ func (g *gen) misclassLabel(at time.Time, declaredAPI, measuredAPI float64) {
 	} else {
 		v["declared_api"], v["measured_api_about"], v["threshold_api"] = declaredAPI, measuredAPI, event.HeavyCrudeAPILimit
 	}
-	g.label(RuleMisclassification, at, v)
+	g.label(alerts.RuleMisclassification, at, v)
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/inbond/inbond/corridors"
 	"github.com/inbond/inbond/event"
 )
 
@@ -13,12 +14,12 @@ import (
 // (in turn), with quantities, quality and start times drawn around realistic
 // values and no deviations. The same n and seed give the same scenario.
 func RandomScenario(n int, seed uint64, start time.Time) (*Scenario, error) {
-	corridors, err := Corridors()
+	known, err := corridors.Corridors()
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, 0, len(corridors))
-	for id := range corridors {
+	ids := make([]string, 0, len(known))
+	for id := range known {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
@@ -27,7 +28,7 @@ func RandomScenario(n int, seed uint64, start time.Time) (*Scenario, error) {
 	carriers := map[event.Mode]event.CarrierID{event.ModePipeline: "ENBR", event.ModeTruck: "PRTK", event.ModeRail: "SOO",
 		event.ModeVessel: "MXTK", event.ModeBarge: "KIRB"}
 	for i := range n {
-		c := corridors[ids[i%len(ids)]]
+		c := known[ids[i%len(ids)]]
 		sp := ShipmentSpec{
 			ID: event.ShipmentID(fmt.Sprintf("RND-%05d", i)), Corridor: c.ID,
 			StartAfter: time.Duration(rng.IntN(48*60)) * time.Minute,

@@ -3,11 +3,13 @@ package sim
 import (
 	"embed"
 	"fmt"
+	"github.com/inbond/inbond/alerts"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/inbond/inbond/corridors"
 	"github.com/inbond/inbond/event"
 	"gopkg.in/yaml.v3"
 )
@@ -28,7 +30,7 @@ type Scenario struct {
 // follows, and the deviations to inject into it.
 type ShipmentSpec struct {
 	ID         event.ShipmentID `yaml:"id"`
-	Corridor   string           `yaml:"corridor"`    // a corridor ID of sim/data/corridors.yaml
+	Corridor   string           `yaml:"corridor"`    // a corridor ID of corridors/data/corridors.yaml
 	StartAfter time.Duration    `yaml:"start_after"` // offset from the scenario start, e.g. 2h
 	EntryType  event.EntryType  `yaml:"entry_type"`  // "61", "62" or "63"
 	Product    event.Product    `yaml:"product"`     // crude_oil or natural_gas
@@ -50,10 +52,10 @@ type ShipmentSpec struct {
 	InBondSerial int    `yaml:"inbond_serial"` // 8 digits; the check digit is added
 	// Pipelines: the entry meter's flow rate (per hour) and the speed of a
 	// batch along the line, which sets the line-fill delay between the meters.
-	FlowRate     float64 `yaml:"flow_rate"`
-	BatchKmh     float64 `yaml:"batch_velocity_kmh"`
-	DeadlineDays int     `yaml:"deadline_days"` // default: 30, 60 for barge
-	Deviations   []Rule  `yaml:"deviations"`
+	FlowRate     float64       `yaml:"flow_rate"`
+	BatchKmh     float64       `yaml:"batch_velocity_kmh"`
+	DeadlineDays int           `yaml:"deadline_days"` // default: 30, 60 for barge
+	Deviations   []alerts.Rule `yaml:"deviations"`
 }
 
 // LoadScenario reads a scenario: a path to a YAML file, or the name of a
@@ -93,14 +95,14 @@ func ParseScenario(b []byte) (*Scenario, error) {
 	if s.Start.IsZero() {
 		s.Start = time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
 	}
-	corridors, err := Corridors()
+	known, err := corridors.Corridors()
 	if err != nil {
 		return nil, err
 	}
 	seen := map[event.ShipmentID]bool{}
 	for i := range s.Shipments {
 		sp := &s.Shipments[i]
-		if err := sp.check(corridors); err != nil {
+		if err := sp.check(known); err != nil {
 			return nil, fmt.Errorf("scenario %s: shipment %d (%s): %w", s.Name, i, sp.ID, err)
 		}
 		if seen[sp.ID] {
@@ -111,11 +113,11 @@ func ParseScenario(b []byte) (*Scenario, error) {
 	return &s, nil
 }
 
-func (sp *ShipmentSpec) check(corridors map[string]*Corridor) error {
+func (sp *ShipmentSpec) check(known map[string]*corridors.Corridor) error {
 	if err := sp.ID.Validate("id"); err != nil {
 		return err
 	}
-	c, ok := corridors[sp.Corridor]
+	c, ok := known[sp.Corridor]
 	if !ok {
 		return fmt.Errorf("unknown corridor %q", sp.Corridor)
 	}
@@ -129,7 +131,7 @@ func (sp *ShipmentSpec) check(corridors map[string]*Corridor) error {
 		if !slices.Contains(Rules, r) {
 			return fmt.Errorf("unknown deviation %q (known: %s)", r, joinRules(Rules))
 		}
-		if !r.AppliesTo(c.Mode, sp.Product) {
+		if !appliesTo(r, c.Mode) {
 			return fmt.Errorf("deviation %s does not apply to a %s movement of %s", r, c.Mode, sp.Product)
 		}
 	}

@@ -3,11 +3,13 @@ package sim_test
 import (
 	"bytes"
 	"context"
+	"github.com/inbond/inbond/alerts"
 	"math"
 
 	"testing"
 	"time"
 
+	"github.com/inbond/inbond/corridors"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/sim"
@@ -48,7 +50,7 @@ func decodeAll(t *testing.T, msgs []sim.Message) []published {
 	return out
 }
 
-func generate(t *testing.T, scenario string, seed uint64, inject ...sim.Rule) *sim.Stream {
+func generate(t *testing.T, scenario string, seed uint64, inject ...alerts.Rule) *sim.Stream {
 	t.Helper()
 	sc, err := sim.LoadScenario(scenario)
 	if err != nil {
@@ -168,7 +170,7 @@ func meters(evs []*event.Envelope, id event.MeterID) []*event.MeterReading {
 
 func TestPhysicsOfCleanMovements(t *testing.T) {
 	s := generate(t, "clean", 1)
-	corridors, err := sim.Corridors()
+	known, err := corridors.Corridors()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,12 +216,12 @@ func TestPhysicsOfCleanMovements(t *testing.T) {
 			}
 			continue
 		}
-		line := corridors[m.Corridor].Line()
+		line := known[m.Corridor].Line()
 		n := 0
 		for _, e := range evs {
 			if p, ok := e.Data.(*event.Position); ok {
 				n++
-				if d := line.DistanceToKm(sim.Point{Lat: p.Lat, Lon: p.Lon}); d > 1 {
+				if d := line.DistanceToKm(corridors.Point{Lat: p.Lat, Lon: p.Lon}); d > 1 {
 					t.Fatalf("%s: position %.5f,%.5f is %.2f km from corridor %s", ship, p.Lat, p.Lon, d, m.Corridor)
 				}
 			}

@@ -1,4 +1,9 @@
-package sim
+// Package corridors is the reference data of declared in-bond routes: the
+// corridors conveyances must keep to with their allowed stop areas, the
+// pipelines' meter pairs, and the ports of entry they join, with the
+// geometry to measure against them. The carrier simulator moves along them
+// and the deviation rules judge against them, so both read the same data.
+package corridors
 
 import (
 	"math"
@@ -28,7 +33,7 @@ func BearingDeg(a, b Point) float64 {
 }
 
 // Offset moves p by north and east kilometres (local flat approximation,
-// fine for the few kilometres the simulator uses it for).
+// fine for a few kilometres).
 func Offset(p Point, northKm, eastKm float64) Point {
 	return Point{
 		Lat: p.Lat + northKm/earthRadiusKm*180/math.Pi,
@@ -73,6 +78,19 @@ func (l Polyline) At(d float64) (Point, float64) {
 	a, b := l.Points[i-1], l.Points[i]
 	f := (d - l.cum[i-1]) / (l.cum[i] - l.cum[i-1])
 	return Point{a.Lat + (b.Lat-a.Lat)*f, a.Lon + (b.Lon-a.Lon)*f}, BearingDeg(a, b)
+}
+
+// NearestAlong samples the line every stepKm and returns the distance along
+// it of the sample closest to p, and how far p is from that sample.
+func (l Polyline) NearestAlong(p Point, stepKm float64) (along, dist float64) {
+	dist = math.Inf(1)
+	for d := 0.0; d <= l.LengthKm(); d += stepKm {
+		q, _ := l.At(d)
+		if x := DistanceKm(p, q); x < dist {
+			along, dist = d, x
+		}
+	}
+	return along, dist
 }
 
 // DistanceToKm is the shortest distance from p to the polyline, each segment

@@ -1,4 +1,4 @@
-package sim
+package corridors
 
 import (
 	_ "embed"
@@ -38,7 +38,7 @@ type Crossing struct {
 
 // Corridor is a declared route: a conveyance's polyline with its allowed
 // stops, or a pipeline's meter pair. Corridors are data, shipped in
-// sim/data/corridors.yaml.
+// corridors/data/corridors.yaml.
 type Corridor struct {
 	ID              string         `yaml:"id"`
 	Mode            event.Mode     `yaml:"mode"`
@@ -60,6 +60,11 @@ type Corridor struct {
 	stopsAlong []float64
 }
 
+// StopsAlong returns, for each allowed stop the route passes through, its
+// distance along the line in km, in the order of Stops. Callers must not
+// change it.
+func (c *Corridor) StopsAlong() []float64 { return c.stopsAlong }
+
 // Line is the corridor's polyline.
 func (c *Corridor) Line() Polyline { return c.line }
 
@@ -80,17 +85,20 @@ func Corridors() (map[string]*Corridor, error) { return loadCorridors() }
 
 var loadCorridors = sync.OnceValues(parseCorridors)
 
+// stopStepKm is how finely a line is sampled to find its stops.
+const stopStepKm = 0.25
+
 func parseCorridors() (map[string]*Corridor, error) {
 	var doc struct {
 		Corridors []*Corridor `yaml:"corridors"`
 	}
 	if err := yaml.Unmarshal(corridorData, &doc); err != nil {
-		return nil, fmt.Errorf("sim: corridors.yaml: %w", err)
+		return nil, fmt.Errorf("corridors: corridors.yaml: %w", err)
 	}
 	out := make(map[string]*Corridor, len(doc.Corridors))
 	for _, c := range doc.Corridors {
 		if err := c.validate(); err != nil {
-			return nil, fmt.Errorf("sim: corridor %s: %w", c.ID, err)
+			return nil, fmt.Errorf("corridors: corridor %s: %w", c.ID, err)
 		}
 		pts := make([]Point, len(c.Waypoints))
 		for i, w := range c.Waypoints {
@@ -98,7 +106,7 @@ func parseCorridors() (map[string]*Corridor, error) {
 		}
 		c.line = NewPolyline(pts)
 		for _, s := range c.Stops {
-			if d, dist := nearestAlong(c.line, Point{s.Lat, s.Lon}); dist <= s.RadiusKm*0.8 {
+			if d, dist := c.line.NearestAlong(Point{s.Lat, s.Lon}, stopStepKm); dist <= s.RadiusKm*0.8 {
 				c.stopsAlong = append(c.stopsAlong, d)
 			}
 		}
