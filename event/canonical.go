@@ -25,5 +25,5 @@ func UnmarshalCanonical(b []byte) (*Envelope, error) {
 	if err := gojson.Unmarshal(w.Data, p); err != nil {
 		return nil, fmt.Errorf("decode canonical event %s data: %w", w.ID, err)
 	}
-	return w.envelope(p)
+	return w.envelope(p), nil
 }

@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
+	"reflect"
 	"time"
 )
 
@@ -55,14 +53,14 @@ const MaxClockSkew = 24 * time.Hour
 // canonical envelope must already carry canonical units.
 func (e *Envelope) Validate() error {
 	var x errs
-	if e.SpecVersion != SpecVersion {
+	switch e.SpecVersion {
+	case SpecVersion:
+	case "":
+		x.add(missing("specversion"))
+	default:
 		x.add(invalid("specversion", e.SpecVersion, RuleOneOf, "want 1.0"))
 	}
-	if e.ID == "" {
-		x.add(missing("id"))
-	} else if len(e.ID) > 128 {
-		x.add(invalid("id", len(e.ID), RuleRange, "at most 128 bytes"))
-	}
+	x.add(checkText("id", e.ID, 128))
 	x.add(checkText("source", e.Source, 256))
 	switch {
 	case e.Type == "":
@@ -74,7 +72,11 @@ func (e *Envelope) Validate() error {
 	if e.PartitionKey != e.Subject {
 		x.add(invalid("partitionkey", e.PartitionKey, RuleConsist, "must equal subject"))
 	}
-	if e.DataContentType != ContentTypeJSON {
+	switch e.DataContentType {
+	case ContentTypeJSON:
+	case "":
+		x.add(missing("datacontenttype"))
+	default:
 		x.add(invalid("datacontenttype", e.DataContentType, RuleOneOf, "want application/json"))
 	}
 	x.add(e.Carrier.Validate("carrier"))
@@ -95,6 +97,9 @@ func (e *Envelope) Validate() error {
 	default:
 		x.add(prefixed("data", e.Data.Validate()))
 	}
+	if m, ok := e.Data.(*Manifest); ok && m.Carrier.SCAC != "" && e.Carrier != "" && m.Carrier.SCAC != e.Carrier {
+		x.add(invalid("data.carrier.scac", m.Carrier.SCAC, RuleConsist, "a manifest is published by its bonded carrier, here "+string(e.Carrier)))
+	}
 	return x.join()
 }
 
@@ -113,7 +118,9 @@ func DeriveID(carrier CarrierID, shipment ShipmentID, device DeviceID, seq uint6
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// envelopeWire is the envelope with its payload undecoded.
+// envelopeWire is the envelope with its payload undecoded. Its tags are the
+// structured form's input contract (see DecodeJSON): recvtime is optional
+// there, since the gateway stamps its own.
 type envelopeWire struct {
 	SpecVersion     string          `json:"specversion"`
 	ID              string          `json:"id"`
@@ -122,11 +129,11 @@ type envelopeWire struct {
 	Subject         ShipmentID      `json:"subject"`
 	Time            time.Time       `json:"time"`
 	DataContentType string          `json:"datacontenttype"`
-	Sequence        json.Number     `json:"sequence,omitempty"`
+	Sequence        uint64          `json:"sequence,omitempty"`
 	PartitionKey    ShipmentID      `json:"partitionkey"`
 	Carrier         CarrierID       `json:"carrier"`
 	Device          DeviceID        `json:"device,omitempty"`
-	ReceivedTime    time.Time       `json:"recvtime"`
+	ReceivedTime    time.Time       `json:"recvtime,omitzero"`
 	Proof           string          `json:"proof,omitempty"`
 	Data            json.RawMessage `json:"data"`
 }
@@ -147,25 +154,17 @@ func Unmarshal(b []byte) (*Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	return w.envelope(p)
+	return w.envelope(p), nil
 }
 
 // envelope builds the Envelope of w with payload p.
-func (w *envelopeWire) envelope(p Payload) (*Envelope, error) {
-	e := &Envelope{
+func (w *envelopeWire) envelope(p Payload) *Envelope {
+	return &Envelope{
 		SpecVersion: w.SpecVersion, ID: w.ID, Source: w.Source, Type: w.Type,
-		Subject: w.Subject, Time: w.Time, DataContentType: w.DataContentType,
+		Subject: w.Subject, Time: w.Time, DataContentType: w.DataContentType, Sequence: w.Sequence,
 		PartitionKey: w.PartitionKey, Carrier: w.Carrier, Device: w.Device,
 		ReceivedTime: w.ReceivedTime, Proof: w.Proof, Data: p,
 	}
-	if w.Sequence != "" {
-		seq, err := strconv.ParseUint(string(w.Sequence), 10, 64)
-		if err != nil {
-			return nil, invalid("sequence", string(w.Sequence), RuleFormat, "want a non-negative integer")
-		}
-		e.Sequence = seq
-	}
-	return e, nil
 }
 
 // UnmarshalPayload decodes data strictly into the payload type t names.
@@ -174,7 +173,7 @@ func UnmarshalPayload(t Type, data []byte) (Payload, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, t)
 	}
-	if len(bytes.TrimSpace(data)) == 0 || bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, missing("data")
 	}
 	if err := DecodeJSON(data, p); err != nil {
@@ -192,63 +191,36 @@ func UnmarshalManifest(b []byte) (*Manifest, error) {
 	return &m, nil
 }
 
-// DecodeJSON decodes exactly one JSON value into v with no unknown fields, and
-// turns encoding/json's errors into a *FieldError where it can name the field,
-// or a *SyntaxError. Every decoder of outside input uses it.
+// DecodeJSON decodes b, which must be exactly one JSON object, into v, a
+// pointer to a struct, following the contract's rules for outside input.
+// Every decoder of outside input uses it. The input must be I-JSON (RFC
+// 7493): valid UTF-8 without lone surrogates, member names unique in every
+// object at every depth. Names match exactly, case included; a member that
+// is not a field is refused; a value must have its field's JSON type and is
+// never null; and a field whose json tag lacks omitempty (or omitzero) is
+// required. So an absent number is never read as 0: it is refused when
+// required, and stays absent (nil, or its field's zero value) when optional.
+//
+// The error is a *SyntaxError for input that is not one I-JSON object, or a
+// join of *FieldError naming each field, its value and the rule (RuleUnknown,
+// RuleDuplicate, RuleRequired, RuleFormat, RuleRange). It does not validate
+// values beyond their JSON type; call Validate.
 func DecodeJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return jsonError(err)
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("event: DecodeJSON into %T: want a non-nil pointer to a struct", v)
 	}
-	if d.More() {
-		return &SyntaxError{Msg: "trailing data after the JSON value"}
+	s, err := shapeOf(rv.Type().Elem())
+	if err != nil {
+		return err
 	}
-	if _, err := d.Token(); err == nil {
-		return &SyntaxError{Msg: "trailing data after the JSON value"}
-	}
-	return nil
+	return decodeStrict(b, s, rv.Elem())
 }
 
 // SyntaxError is input that is not one well-formed JSON value.
 type SyntaxError struct{ Msg string }
 
 func (e *SyntaxError) Error() string { return "malformed JSON: " + e.Msg }
-
-func jsonError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var timeErr *time.ParseError
-	var syn *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		return invalid(typeErr.Field, typeErr.Value, RuleFormat, "want a JSON "+typeErr.Type.String())
-	case errors.As(err, &timeErr):
-		return invalid("time", timeErr.Value, RuleFormat, "want an RFC 3339 time")
-	case errors.As(err, &syn):
-		return &SyntaxError{Msg: syn.Error()}
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return &SyntaxError{Msg: "unexpected end of input"}
-	}
-	if f, ok := unknownField(err); ok {
-		return &FieldError{Field: f, Rule: RuleUnknown, Detail: "not part of the schema"}
-	}
-	return &SyntaxError{Msg: err.Error()}
-}
-
-// unknownField extracts the field name from encoding/json's error for a field
-// that DisallowUnknownFields refused; the package exports no type for it.
-func unknownField(err error) (string, bool) {
-	const prefix = "json: unknown field "
-	msg := err.Error()
-	if !strings.HasPrefix(msg, prefix) {
-		return "", false
-	}
-	name, uerr := strconv.Unquote(strings.TrimPrefix(msg, prefix))
-	if uerr != nil {
-		return "", false
-	}
-	return name, true
-}
 
 // Normalize converts e's payload, in place, to canonical units when its type
 // accepts others; field paths in the error are rooted at "data".

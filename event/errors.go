@@ -17,7 +17,10 @@ const (
 	RuleOneOf    Rule = "one_of"   // a value outside a closed set (modes, products…)
 	RuleUnit     Rule = "unit"     // a unit of measure we cannot convert
 	RuleConsist  Rule = "consistency"
-	RuleUnknown  Rule = "unknown_field"
+	RuleUnknown  Rule = "unknown_field" // a member name not in the schema (names are case-sensitive)
+	// RuleDuplicate is a member name that appears twice in one object, which
+	// I-JSON (RFC 7493) forbids: readers disagree on which one counts.
+	RuleDuplicate Rule = "duplicate"
 )
 
 // FieldError says precisely why a value was refused: which field, what value,

@@ -68,6 +68,15 @@ type BondedCarrier struct {
 // Manifest is an in-bond declaration: what moves, who is liable, from where to
 // where, by which route or meters, and by when. It travels on inbond.events as
 // the payload of a TypeManifest event, ordered with the shipment's other events.
+//
+// Required: every field but corridor, entry_meter, exit_meter and devices,
+// and within them every field of importer and carrier. Those four are
+// optional in the document because which of them a declaration needs
+// depends on its mode (Validate: a pipeline names its meter pair, a
+// conveyance its corridor); "" or absent means not declared. The members of
+// declared_quality are optional pointers, nil when absent; which are needed
+// depends on the product (Validate: crude declares API gravity and sulfur,
+// gas its heating value).
 type Manifest struct {
 	InBondNumber     string        `json:"inbond_number"` // 9 digits, CBP control number
 	EntryType        EntryType     `json:"entry_type"`
@@ -160,7 +169,9 @@ func (m *Manifest) Validate() error {
 	} else if !irsPattern.MatchString(m.Carrier.IRSNumber) {
 		e.add(invalid("carrier.irs_number", m.Carrier.IRSNumber, RuleFormat, "want NN-NNNNNNNXX"))
 	}
-	if !countryPattern.MatchString(m.CountryOfOrigin) {
+	if m.CountryOfOrigin == "" {
+		e.add(missing("country_of_origin"))
+	} else if !countryPattern.MatchString(m.CountryOfOrigin) {
 		e.add(invalid("country_of_origin", m.CountryOfOrigin, RuleFormat, "want an ISO 3166-1 alpha-2 code such as CA"))
 	}
 	e.add(m.OriginPort.Validate("origin_port"))
@@ -195,6 +206,16 @@ func (m *Manifest) checkProduct() error {
 		e.add(invalid("hts", m.HTS, RuleConsist, string(m.Product)+" is declared under "+strings.Join(allowed, " or ")))
 	}
 	q := m.DeclaredQuality
+	// Whatever the product, a value that is declared is in its range.
+	if q.APIGravity != nil {
+		e.add(inRange("declared_quality.api_gravity", *q.APIGravity, -10, 100))
+	}
+	if q.SulfurPct != nil {
+		e.add(inRange("declared_quality.sulfur_pct", *q.SulfurPct, 0, 10))
+	}
+	if q.HeatingValue != nil {
+		e.add(inRange("declared_quality.heating_value", *q.HeatingValue, 0, 3000))
+	}
 	switch m.Product {
 	case ProductCrude:
 		if m.Unit != VolumeBarrels {
@@ -204,7 +225,6 @@ func (m *Manifest) checkProduct() error {
 			e.add(missing("declared_quality.api_gravity"))
 		} else {
 			api := *q.APIGravity
-			e.add(inRange("declared_quality.api_gravity", api, -10, 100))
 			if m.HTS == "2709.00.10" && api >= HeavyCrudeAPILimit {
 				e.add(invalid("declared_quality.api_gravity", api, RuleConsist, "2709.00.10 is crude testing under 25° API"))
 			}
@@ -214,8 +234,6 @@ func (m *Manifest) checkProduct() error {
 		}
 		if q.SulfurPct == nil {
 			e.add(missing("declared_quality.sulfur_pct"))
-		} else {
-			e.add(inRange("declared_quality.sulfur_pct", *q.SulfurPct, 0, 10))
 		}
 	case ProductGas:
 		if m.Unit != VolumeMcf {
@@ -223,8 +241,6 @@ func (m *Manifest) checkProduct() error {
 		}
 		if q.HeatingValue == nil {
 			e.add(missing("declared_quality.heating_value"))
-		} else {
-			e.add(inRange("declared_quality.heating_value", *q.HeatingValue, 0, 3000))
 		}
 	}
 	return e.join()

@@ -3,10 +3,17 @@ package event
 import (
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Payload is the typed `data` of an event. Implementations are plain structs;
 // Validate checks a payload that is already in canonical units.
+//
+// Each payload's json tags are also its input contract (DecodeJSON): a field
+// without omitempty is required, and absent it is refused as missing, never
+// read as 0; an optional pointer field stays nil when absent; an optional
+// field of another type takes its zero value as "not reported". Each type's
+// doc says which fields are which and why.
 type Payload interface {
 	// EventType is the CloudEvents type this payload travels under.
 	EventType() Type
@@ -22,6 +29,11 @@ type Normalizer interface {
 }
 
 // Position is a conveyance's GNSS fix.
+//
+// Required: lat, lon, speed_kmh and heading_deg, which every GNSS receiver
+// reports with a fix; 0 is a real value for each (the equator, standing
+// still, due north). Optional: accuracy_m, where 0 or absent means unknown
+// (no receiver is accurate to 0 m).
 type Position struct {
 	Lat        float64 `json:"lat"`                  // degrees, WGS84
 	Lon        float64 `json:"lon"`                  // degrees, WGS84
@@ -48,6 +60,14 @@ func (p *Position) Validate() error {
 // Volumes are at standard conditions (liquids corrected to 60 °F, gas at 60 °F
 // and 14.73 psia); the cumulative volume is the meter's totalizer since the
 // start of the movement.
+//
+// Required: meter, flow_rate, cumulative, unit, pressure, pressure_unit,
+// temperature and temperature_unit. A flow computer reports all of them in
+// every reading; the volume balance needs the totalizer, and the correction
+// to standard conditions the pressure and temperature, so a reading without
+// one of them is refused rather than taken as 0 (0 itself is a real value:
+// no flow, an empty line). Optional: gross_cumulative, which not every flow
+// computer reports; 0 or absent means not reported.
 type MeterReading struct {
 	Meter      MeterID `json:"meter"`
 	FlowRate   float64 `json:"flow_rate"`  // volume per hour at standard conditions, in Unit
@@ -113,7 +133,8 @@ func canonicalUnit(field string, u VolumeUnit) error {
 
 // QualityReading is a measurement of product quality, from an online analyzer
 // or a lab sample. Crude fields and gas fields are both optional pointers
-// because an analyzer reports only what it measures; at least one is required.
+// because an analyzer reports only what it measures; at least one is required
+// (Validate). meter is optional: a lab sample may not name one.
 type QualityReading struct {
 	Meter          MeterID  `json:"meter,omitempty"`
 	APIGravity     *float64 `json:"api_gravity,omitempty"`      // crude, degrees API at 60 °F
@@ -160,6 +181,7 @@ const (
 )
 
 // SealState is an electronic seal's report on a conveyance's doors or valves.
+// Both fields are required.
 type SealState struct {
 	Seal  string `json:"seal"`  // the seal's serial number
 	State string `json:"state"` // intact, broken or opened
@@ -182,7 +204,7 @@ func (s *SealState) Validate() error {
 	return e.join()
 }
 
-// Departed reports that the movement left its port of origin.
+// Departed reports that the movement left its port of origin. port is required.
 type Departed struct {
 	Port PortCode `json:"port"`
 }
@@ -194,6 +216,7 @@ func (*Departed) EventType() Type { return TypeDeparted }
 func (d *Departed) Validate() error { return d.Port.Validate("port") }
 
 // BorderCrossed reports that the conveyance or the product crossed a border.
+// All fields are required: where it crossed is the point of the event.
 type BorderCrossed struct {
 	Port PortCode `json:"port"`
 	Lat  float64  `json:"lat"`
@@ -213,7 +236,7 @@ func (b *BorderCrossed) Validate() error {
 }
 
 // Arrived reports arrival at a port (normally the destination; any other port
-// without an approved diversion is a deviation).
+// without an approved diversion is a deviation). port is required.
 type Arrived struct {
 	Port PortCode `json:"port"`
 }
@@ -224,7 +247,8 @@ func (*Arrived) EventType() Type { return TypeArrived }
 // Validate implements Payload.
 func (a *Arrived) Validate() error { return a.Port.Validate("port") }
 
-// DiversionRequested is the carrier's request to change the destination (19 CFR 18.5).
+// DiversionRequested is the carrier's request to change the destination (19
+// CFR 18.5). Both fields are required.
 type DiversionRequested struct {
 	To     PortCode `json:"to"`
 	Reason string   `json:"reason"`
@@ -241,7 +265,8 @@ func (d *DiversionRequested) Validate() error {
 	return e.join()
 }
 
-// DiversionApproved records CBP's approval of a requested diversion.
+// DiversionApproved records CBP's approval of a requested diversion. Both
+// fields are required.
 type DiversionApproved struct {
 	To            PortCode `json:"to"`
 	Authorization string   `json:"authorization"`
@@ -259,7 +284,8 @@ func (d *DiversionApproved) Validate() error {
 }
 
 // Transferred reports a transfer of the goods to another bonded carrier or
-// conveyance (allowed in bond; the new carrier must be bonded).
+// conveyance (allowed in bond; the new carrier must be bonded). to_carrier is
+// required; to_conveyance is optional ("" or absent: not named).
 type Transferred struct {
 	ToCarrier    CarrierID `json:"to_carrier"`
 	ToConveyance string    `json:"to_conveyance,omitempty"`
@@ -278,7 +304,8 @@ func (t *Transferred) Validate() error {
 	return e.join()
 }
 
-// Exported reports that T&E or IE goods left the United States.
+// Exported reports that T&E or IE goods left the United States. port is
+// required.
 type Exported struct {
 	Port PortCode `json:"port"`
 }
@@ -291,6 +318,9 @@ func (x *Exported) Validate() error { return x.Port.Validate("port") }
 
 // Delivered is the delivery ticket at the destination: the quantity the
 // receiver accepted, gross and net of sediment and water, at standard conditions.
+// Required: ticket, gross, net and unit (a ticket always states both
+// volumes; 0 is a real, if short, delivery). Optional: the quality the
+// ticket may record, nil when absent.
 type Delivered struct {
 	Ticket     string     `json:"ticket"`
 	Gross      float64    `json:"gross"`
@@ -331,12 +361,14 @@ func (d *Delivered) Validate() error {
 	return e.join()
 }
 
+// checkText requires a non-empty text of at most max characters (Unicode
+// code points, as JSON Schema's maxLength counts them).
 func checkText(field, v string, max int) error {
 	if v == "" {
 		return missing(field)
 	}
-	if len(v) > max {
-		return invalid(field, len(v), RuleRange, "longer than "+strconv.Itoa(max)+" bytes")
+	if n := utf8.RuneCountInString(v); n > max {
+		return invalid(field, n, RuleRange, "longer than "+strconv.Itoa(max)+" characters")
 	}
 	return nil
 }

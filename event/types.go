@@ -85,18 +85,23 @@ func (t Type) Short() string {
 	return strings.TrimSuffix(rest, ".v1")
 }
 
+// byShort maps every known type's short name to the type.
+var byShort = func() map[string]Type {
+	m := map[string]Type{}
+	for t := range payloadFactories {
+		m[t.Short()] = t
+	}
+	return m
+}()
+
 // TypeFromShort resolves a compact type name ("meter") or a full type to a
 // known Type. ok is false when the name is unknown.
 func TypeFromShort(name string) (t Type, ok bool) {
 	if Type(name).Known() {
 		return Type(name), true
 	}
-	for t := range payloadFactories {
-		if t.Short() == name {
-			return t, true
-		}
-	}
-	return "", false
+	t, ok = byShort[name]
+	return t, ok
 }
 
 // NewPayload returns an empty payload of type t, or nil for an unknown type.

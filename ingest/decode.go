@@ -3,7 +3,10 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/inbond/inbond/event"
@@ -44,8 +47,16 @@ const DefaultMaxBytes = 64 << 10
 // Decode validates and normalizes one input. It accepts three body forms: a
 // structured CloudEvent (has "specversion"), the compact form {"type":…,
 // "device":…, "seq":…, "time":…, "data":…}, and on the manifest channel a bare
-// manifest document (has "inbond_number"). The result is a valid canonical
-// envelope, or a *Rejection.
+// manifest document (no "type", and members of a manifest). Every form is
+// read strictly (event.DecodeJSON: I-JSON, exact names, required fields
+// present, no nulls). The result is a valid canonical envelope, or a
+// *Rejection.
+//
+// The checks run in an order that makes the reason name the first real
+// fault: the body's own form and fields first, then whether its kind may use
+// this channel, then units and values, and only then whether the body agrees
+// with the topic or the record key, so that a body that is wrong in itself is
+// never reported as a mismatch.
 func (d *Decoder) Decode(o Origin, body []byte) (*event.Envelope, *Rejection) {
 	limit := d.MaxBytes
 	if limit <= 0 {
@@ -58,19 +69,7 @@ func (d *Decoder) Decode(o Origin, body []byte) (*event.Envelope, *Rejection) {
 	if d.Now != nil {
 		now = d.Now
 	}
-	form, err := sniff(body)
-	if err != nil {
-		return nil, classify(err)
-	}
-	var e *event.Envelope
-	switch form {
-	case "specversion":
-		e, err = event.Unmarshal(body)
-	case "inbond_number":
-		e, err = fromBareManifest(o, body)
-	default:
-		e, err = fromCompact(o, body)
-	}
+	e, f, err := decodeBody(o, body)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -78,42 +77,174 @@ func (d *Decoder) Decode(o Origin, body []byte) (*event.Envelope, *Rejection) {
 	if e.ID == "" {
 		e.ID = event.DeriveID(e.Carrier, e.Subject, e.Device, e.Sequence, string(o.Channel), body)
 	}
-	if r := checkOrigin(o, e); r != nil {
-		return nil, r
+	if !o.Channel.Allows(e.Kind(), o.Transport == "kafka") {
+		return nil, reject(wire.ReasonWrongChannel, fmt.Errorf("a %s event (%s) may not arrive on the %s channel", e.Kind(), e.Type, o.Channel))
 	}
 	if err := event.Normalize(e); err != nil {
-		return nil, classify(err)
+		return nil, classify(bodyPaths(f, err))
 	}
 	if err := e.Validate(); err != nil {
-		return nil, classify(err)
+		return nil, classify(bodyPaths(f, err))
+	}
+	if r := checkOrigin(o, e); r != nil {
+		return nil, r
 	}
 	return e, nil
 }
 
-// sniff finds which body form this is from its top-level keys, without
-// decoding the payload twice.
-func sniff(body []byte) (string, error) {
-	var top map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&top); err != nil {
-		return "", &event.SyntaxError{Msg: err.Error()}
-	}
-	if top == nil {
-		return "", &event.SyntaxError{Msg: "want a JSON object, got null"}
-	}
-	for _, k := range []string{"specversion", "inbond_number"} {
-		if _, ok := top[k]; ok {
-			return k, nil
+// decodeBody decodes body in whichever of the three forms it is. Which form
+// that is follows from the top-level members (see otherForm). The compact
+// form's refusal of a body says which other form it is, so nearly all
+// traffic, compact telemetry, costs one pass. A body that merely contains
+// the bytes "specversion" or "inbond_number" is tried in that form first, so
+// that a valid structured event or manifest costs one pass too; success in
+// that form agrees with otherForm's rule, since the structured form requires
+// "specversion" and a manifest has no "type".
+func decodeBody(o Origin, body []byte) (*event.Envelope, form, error) {
+	switch {
+	case bytes.Contains(body, []byte(`"specversion"`)):
+		if e, err := event.Unmarshal(body); err == nil {
+			return e, formStructured, nil
+		}
+	case bytes.Contains(body, []byte(`"inbond_number"`)):
+		if e, err := fromBareManifest(o, body); err == nil {
+			return e, formManifest, nil
 		}
 	}
-	return "compact", nil
+	var c wire.Compact[json.RawMessage]
+	err := event.DecodeJSON(body, &c)
+	if err == nil {
+		e, err := fromCompact(o, &c)
+		return e, formCompact, err
+	}
+	f := otherForm(err)
+	var e *event.Envelope
+	switch f {
+	case formStructured:
+		e, err = event.Unmarshal(body)
+	case formManifest:
+		e, err = fromBareManifest(o, body)
+	}
+	return e, f, err
 }
 
-func fromCompact(o Origin, body []byte) (*event.Envelope, error) {
-	var c wire.Compact[json.RawMessage]
-	if err := event.DecodeJSON(body, &c); err != nil {
-		return nil, err
+// bodyPaths re-roots the field paths of a validation error on the body the
+// carrier sent: a bare manifest's fields are at its top level, not under the
+// canonical envelope's "data".
+func bodyPaths(f form, err error) error {
+	if f != formManifest {
+		return err
 	}
+	var out []error
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if fe, ok := e.(*event.FieldError); ok {
+			if rest, ok := strings.CutPrefix(fe.Field, "data."); ok {
+				c := *fe
+				c.Field = rest
+				e = &c
+			}
+		}
+		out = append(out, e)
+	}
+	walk(err)
+	return errors.Join(out...)
+}
+
+type form int
+
+const (
+	formCompact form = iota
+	formStructured
+	formManifest
+)
+
+// The top-level member names of a structured CloudEvent and of a manifest
+// that the compact form does not have.
+var (
+	structuredOnly = onlyIn(reflect.TypeFor[event.Envelope]())
+	manifestOnly   = onlyIn(reflect.TypeFor[event.Manifest]())
+)
+
+// onlyIn returns the json names of struct t that the compact form lacks.
+func onlyIn(t reflect.Type) map[string]bool {
+	compact := map[string]bool{}
+	for _, n := range jsonNames(reflect.TypeFor[wire.Compact[json.RawMessage]]()) {
+		compact[n] = true
+	}
+	out := map[string]bool{}
+	for _, n := range jsonNames(t) {
+		if !compact[n] {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+func jsonNames(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// otherForm says which form a body the compact form refused (err) is meant
+// as, from its top-level members, so that the reason names the real fault:
+//   - with "specversion", a structured CloudEvent;
+//   - without "type" and with members only a manifest has, a bare manifest
+//     (so a manifest without "inbond_number" is missing_field
+//     inbond_number, not unknown_field entry_type);
+//   - with two or more members only a CloudEvent has (say "source" and
+//     "subject"), a structured CloudEvent that lacks its "specversion";
+//   - otherwise compact, refused for what the compact form says.
+func otherForm(err error) form {
+	var fes []*event.FieldError
+	collect(err, &fes)
+	noType, manifest, structured := false, false, 0
+	for _, fe := range fes {
+		switch {
+		case fe.Rule == event.RuleUnknown && fe.Field == "specversion":
+			return formStructured
+		case fe.Rule == event.RuleUnknown && manifestOnly[fe.Field]:
+			manifest = true
+		case fe.Rule == event.RuleUnknown && structuredOnly[fe.Field]:
+			structured++
+		case fe.Rule == event.RuleRequired && fe.Field == "type":
+			noType = true
+		}
+	}
+	switch {
+	case noType && manifest:
+		return formManifest
+	case structured >= 2:
+		return formStructured
+	}
+	return formCompact
+}
+
+func collect(err error, out *[]*event.FieldError) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			collect(e, out)
+		}
+		return
+	}
+	if fe, ok := err.(*event.FieldError); ok {
+		*out = append(*out, fe)
+	}
+}
+
+func fromCompact(o Origin, c *wire.Compact[json.RawMessage]) (*event.Envelope, error) {
 	if c.Type == "" {
 		return nil, &event.FieldError{Field: "type", Rule: event.RuleRequired, Detail: "must be present and non-empty"}
 	}
@@ -136,6 +267,11 @@ func fromCompact(o Origin, body []byte) (*event.Envelope, error) {
 		Carrier:         pick(c.Carrier, o.Carrier),
 		Device:          c.Device,
 		Data:            p,
+	}
+	if m, ok := p.(*event.Manifest); ok {
+		// A manifest is published by its bonded carrier: as for a bare
+		// manifest, that is the carrier the topic must name.
+		e.Carrier = pick(c.Carrier, m.Carrier.SCAC)
 	}
 	e.PartitionKey = e.Subject
 	e.Source = sourceURI(e.Carrier, e.Device)
@@ -165,11 +301,9 @@ func fromBareManifest(o Origin, body []byte) (*event.Envelope, error) {
 	return e, nil
 }
 
-// checkOrigin refuses an event whose body disagrees with where it arrived.
+// checkOrigin refuses an event whose body disagrees with the topic or the
+// record key it arrived with.
 func checkOrigin(o Origin, e *event.Envelope) *Rejection {
-	if !o.Channel.Allows(e.Kind(), o.Transport == "kafka") {
-		return reject(wire.ReasonWrongChannel, fmt.Errorf("a %s event (%s) may not arrive on the %s channel", e.Kind(), e.Type, o.Channel))
-	}
 	mismatch := wire.ReasonTopicMismatch
 	if o.Transport == "kafka" {
 		mismatch = wire.ReasonKeyMismatch
@@ -179,9 +313,6 @@ func checkOrigin(o Origin, e *event.Envelope) *Rejection {
 	}
 	if o.Carrier != "" && e.Carrier != o.Carrier {
 		return reject(mismatch, fmt.Errorf("carrier %q in the %s differs from %q in the body", o.Carrier, where(o), e.Carrier))
-	}
-	if m, ok := e.Data.(*event.Manifest); ok && m.Carrier.SCAC != e.Carrier {
-		return reject(wire.ReasonTopicMismatch, fmt.Errorf("manifest's bonded carrier %q differs from publishing carrier %q", m.Carrier.SCAC, e.Carrier))
 	}
 	return nil
 }

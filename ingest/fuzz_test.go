@@ -18,6 +18,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add("inbond/v1/ENBR/SHP-BAD/manifest", validManifest(nil))
 	f.Add("inbond/v1/ENBR/SHP-BAD/events", structured(nil))
 	f.Add("inbond/v1/ENBR/SHP-BAD/events", []byte(`{"type":"delivered","time":"2026-10-02T00:00:00Z","data":{"ticket":"T1","gross":10,"net":11,"unit":"m3"}}`))
+	for _, c := range goodInputs() {
+		if _, err := ingest.MQTTOrigin(c.topic); err == nil {
+			f.Add(c.topic, c.body)
+		}
+	}
 	known := map[wire.Reason]bool{}
 	for _, c := range append(mqttBadInputs(), kafkaBadInputs()...) {
 		known[c.reason] = true

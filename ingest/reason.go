@@ -37,6 +37,8 @@ func classify(err error) *Rejection {
 		return reject(wire.ReasonBadUnit, err)
 	case event.RuleUnknown:
 		return reject(wire.ReasonUnknownField, err)
+	case event.RuleDuplicate:
+		return reject(wire.ReasonDuplicateField, err)
 	}
 	return reject(wire.ReasonInvalidField, err)
 }

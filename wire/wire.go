@@ -109,6 +109,12 @@ func ParseMQTTTopic(topic string) (TopicPath, error) {
 // carrier may be left out on MQTT, where the topic names them; on Kafka the
 // body must carry them. ID may be left out: the gateway derives one.
 //
+// Required in the body: type, time and data (and device for telemetry). The
+// others are optional, and each one's zero value means the same as leaving
+// it out: seq 0 is an unnumbered event, "" names nothing. Member names are
+// matched exactly and must be unique (event.DecodeJSON); the JSON Schema of
+// this form is compact.schema.json (Schemas).
+//
 // D is the payload's Go type: json.RawMessage to decode (the payload's type
 // is known only once Type is read), the payload value itself to encode.
 type Compact[D any] struct {
@@ -130,14 +136,18 @@ type Reason string
 // The reasons an input is dead-lettered.
 const (
 	ReasonOversize      Reason = "oversize"       // body larger than the gateway's limit
-	ReasonMalformedJSON Reason = "malformed_json" // not one well-formed JSON value
+	ReasonMalformedJSON Reason = "malformed_json" // not one well-formed JSON object, in valid UTF-8 without lone surrogates
 	ReasonUnknownType   Reason = "unknown_type"   // a type inbond does not know
-	ReasonUnknownField  Reason = "unknown_field"  // a field not in the schema
-	ReasonMissingField  Reason = "missing_field"  // a required field absent or empty
-	ReasonInvalidField  Reason = "invalid_field"  // a value of the wrong shape or range
-	ReasonBadUnit       Reason = "bad_unit"       // a unit of measure we cannot convert
-	ReasonBadTopic      Reason = "bad_topic"      // an MQTT topic outside inbond/v1/{carrier}/{shipment}/{channel}
-	ReasonWrongChannel  Reason = "wrong_channel"  // e.g. a manifest on the telemetry topic
-	ReasonTopicMismatch Reason = "topic_mismatch" // carrier or shipment in the topic differs from the body
-	ReasonKeyMismatch   Reason = "key_mismatch"   // Kafka record key differs from the body's shipment
+	ReasonUnknownField  Reason = "unknown_field"  // a field not in the schema (names are case-sensitive)
+	// ReasonDuplicateField is a member name that appears more than once in
+	// one JSON object, at any depth. I-JSON (RFC 7493), which all input must
+	// follow, forbids it: JSON readers disagree on which of the two counts.
+	ReasonDuplicateField Reason = "duplicate_field"
+	ReasonMissingField   Reason = "missing_field"  // a required field absent or empty
+	ReasonInvalidField   Reason = "invalid_field"  // a value of the wrong shape or range
+	ReasonBadUnit        Reason = "bad_unit"       // a unit of measure we cannot convert
+	ReasonBadTopic       Reason = "bad_topic"      // an MQTT topic outside inbond/v1/{carrier}/{shipment}/{channel}
+	ReasonWrongChannel   Reason = "wrong_channel"  // e.g. a manifest on the telemetry topic
+	ReasonTopicMismatch  Reason = "topic_mismatch" // carrier or shipment in the topic differs from the body
+	ReasonKeyMismatch    Reason = "key_mismatch"   // Kafka record key differs from the body's shipment
 )
