@@ -35,11 +35,11 @@ type Normalizer interface {
 // still, due north). Optional: accuracy_m, where 0 or absent means unknown
 // (no receiver is accurate to 0 m).
 type Position struct {
-	Lat        float64 `json:"lat"`                  // degrees, WGS84
-	Lon        float64 `json:"lon"`                  // degrees, WGS84
-	SpeedKmh   float64 `json:"speed_kmh"`            // ground speed
-	HeadingDeg float64 `json:"heading_deg"`          // 0 = north, clockwise
-	AccuracyM  float64 `json:"accuracy_m,omitempty"` // horizontal accuracy, if known
+	Lat        float64  `json:"lat"`                  // degrees, WGS84
+	Lon        float64  `json:"lon"`                  // degrees, WGS84
+	SpeedKmh   float64  `json:"speed_kmh"`            // ground speed
+	HeadingDeg float64  `json:"heading_deg"`          // 0 = north, clockwise
+	AccuracyM  *float64 `json:"accuracy_m,omitempty"` // horizontal accuracy, when the receiver reports it
 }
 
 // EventType implements Payload.
@@ -52,7 +52,9 @@ func (p *Position) Validate() error {
 	e.add(inRange("lon", p.Lon, -180, 180))
 	e.add(inRange("speed_kmh", p.SpeedKmh, 0, 1200))
 	e.add(inRange("heading_deg", p.HeadingDeg, 0, 360))
-	e.add(inRange("accuracy_m", p.AccuracyM, 0, 100_000))
+	if p.AccuracyM != nil {
+		e.add(inRange("accuracy_m", *p.AccuracyM, 0, 100_000))
+	}
 	return e.join()
 }
 
@@ -74,7 +76,7 @@ type MeterReading struct {
 	Cumulative float64 `json:"cumulative"` // totalizer at standard conditions, in Unit
 	// GrossCumulative, when the flow computer reports it, is the totalizer at
 	// flowing conditions, before correction to standard conditions.
-	GrossCumulative float64         `json:"gross_cumulative,omitempty"`
+	GrossCumulative *float64        `json:"gross_cumulative,omitempty"`
 	Unit            VolumeUnit      `json:"unit"`
 	Pressure        float64         `json:"pressure"`
 	PressureUnit    PressureUnit    `json:"pressure_unit"`
@@ -94,7 +96,10 @@ func (m *MeterReading) Normalize() error {
 	m.Cumulative, m.Unit, err = canonicalVolume("unit", m.Cumulative, unit)
 	e.add(err)
 	m.FlowRate, _, _ = canonicalVolume("unit", m.FlowRate, unit)
-	m.GrossCumulative, _, _ = canonicalVolume("unit", m.GrossCumulative, unit)
+	if m.GrossCumulative != nil {
+		g, _, _ := canonicalVolume("unit", *m.GrossCumulative, unit)
+		m.GrossCumulative = &g
+	}
 	m.Pressure, m.PressureUnit, err = canonicalPressure("pressure_unit", m.Pressure, m.PressureUnit)
 	e.add(err)
 	m.Temperature, m.TemperatureUnit, err = canonicalTemperature("temperature_unit", m.Temperature, m.TemperatureUnit)
@@ -109,7 +114,9 @@ func (m *MeterReading) Validate() error {
 	e.add(canonicalUnit("unit", m.Unit))
 	e.add(inRange("flow_rate", m.FlowRate, 0, 1e7))
 	e.add(inRange("cumulative", m.Cumulative, 0, 1e12))
-	e.add(inRange("gross_cumulative", m.GrossCumulative, 0, 1e12))
+	if m.GrossCumulative != nil {
+		e.add(inRange("gross_cumulative", *m.GrossCumulative, 0, 1e12))
+	}
 	if m.PressureUnit != PressurePSIG {
 		e.add(invalid("pressure_unit", m.PressureUnit, RuleUnit, "canonical events carry psig"))
 	}

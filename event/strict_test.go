@@ -256,7 +256,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	}
 	seed(validManifest())
 	seed(validEnvelope().Data)
-	seed(&event.Position{Lat: 48.9, Lon: -97.5, SpeedKmh: 60, HeadingDeg: 90, AccuracyM: 5})
+	seed(&event.Position{Lat: 48.9, Lon: -97.5, SpeedKmh: 60, HeadingDeg: 90, AccuracyM: ptr(5)})
 	f.Add([]byte(`{"lat":1e3,"lon":-0,"speed_kmh":1E-2,"heading_deg":9.99999999999999999999,"accuracy_m":0.1}`))
 	f.Add([]byte(`{"api_gravity":32.5,"meter":"M\u00e9-1","heating_value":null}`))
 	f.Add([]byte(`{"seal":"S\ud83d\ude00","state":"intact"}`))

@@ -99,6 +99,14 @@ func TestAbsentStaysAbsent(t *testing.T) {
 	if !bytes.Contains(b, []byte(`"data":{"lat":48.9,"lon":-97.5,"speed_kmh":0,"heading_deg":0}`)) {
 		t.Fatalf("present zeros lost or accuracy invented: %s", b)
 	}
+	// An optional value sent as 0 is a measured 0, not "not reported".
+	e, rej = dec.Decode(o, []byte(`{"type":"meter","device":"M-1","seq":3,"time":"2026-10-01T12:00:00Z","data":{"meter":"NECHE-1","flow_rate":0,"cumulative":0,"gross_cumulative":0,"unit":"bbl","pressure":0,"pressure_unit":"psig","temperature":60,"temperature_unit":"F"}}`))
+	if rej != nil {
+		t.Fatal(rej)
+	}
+	if m := e.Data.(*event.MeterReading); m.GrossCumulative == nil || *m.GrossCumulative != 0 {
+		t.Fatalf("a gross totalizer of 0 was read as %v", m.GrossCumulative)
+	}
 }
 
 // TestCanonicalEncodingIsStable: the strict decoder publishes, for every

@@ -124,7 +124,7 @@ func (g *gen) conveyance() (time.Time, error) {
 		}
 		g.telemetry(t, g.gps(), "position", event.Position{
 			Lat: round(pos.Lat, 6), Lon: round(pos.Lon, 6), SpeedKmh: round(math.Max(speed, 0), 1),
-			HeadingDeg: round(heading, 1), AccuracyM: 5,
+			HeadingDeg: round(heading, 1), AccuracyM: f(5),
 		})
 		state := event.SealIntact
 		if g.dev[alerts.RuleSeal] && d >= sealBreaksAt {

@@ -142,7 +142,7 @@ func (g *gen) pipeline() (time.Time, error) {
 			}
 			s.last = vol
 			g.telemetry(t, g.fc(s.id), "meter", event.MeterReading{
-				Meter: s.id, FlowRate: round(math.Max(rate, 0), 2), Cumulative: round(vol, 3), GrossCumulative: round(s.gross, 3),
+				Meter: s.id, FlowRate: round(math.Max(rate, 0), 2), Cumulative: round(vol, 3), GrossCumulative: f(round(s.gross, 3)),
 				Unit: m.Unit, Pressure: round(press, 1), PressureUnit: event.PressurePSIG,
 				Temperature: round(temp, 2), TemperatureUnit: event.TemperatureF,
 			})

@@ -197,7 +197,7 @@ func TestPhysicsOfCleanMovements(t *testing.T) {
 				for _, series := range [][]*event.MeterReading{in, out} {
 					for i := 1; i < len(series); i++ {
 						dNet := series[i].Cumulative - series[i-1].Cumulative
-						dGross := series[i].GrossCumulative - series[i-1].GrossCumulative
+						dGross := *series[i].GrossCumulative - *series[i-1].GrossCumulative
 						if dNet <= 0 {
 							continue
 						}
