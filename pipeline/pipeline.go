@@ -265,10 +265,12 @@ func (s *System) startKafka(ctx context.Context, k Kafka) error {
 		}
 		return nil
 	}
-	brokers, stop, err := embedded.Kafka(embedded.KafkaConfig{Port: k.Port, Partitions: k.Partitions})
+	cfg := embedded.KafkaConfig{Port: k.Port, Partitions: k.Partitions, Log: s.log}
+	brokers, stop, err := embedded.Kafka(cfg)
 	if err != nil && k.Port != 0 {
 		s.log.Warn("kafka port busy; using a free port", zap.Int("port", k.Port), zap.Error(err))
-		brokers, stop, err = embedded.Kafka(embedded.KafkaConfig{Partitions: k.Partitions})
+		cfg.Port = 0
+		brokers, stop, err = embedded.Kafka(cfg)
 	}
 	if err != nil {
 		return err

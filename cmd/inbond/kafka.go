@@ -9,6 +9,7 @@ import (
 
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
+	"github.com/inbond/inbond/internal/obs"
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
@@ -18,10 +19,20 @@ func kafkaCommand() *ffcli.Command {
 	brokers := fs.Int("brokers", 1, "number of brokers")
 	partitions := fs.Int("partitions", bus.DefaultPartitions, "partitions of inbond.events and inbond.carrier-events")
 	session := fs.Duration("min-session-timeout", 500*time.Millisecond, "smallest consumer-group session timeout accepted")
+	evict := fs.Bool("evict-dead-members", true, "evict a consumer-group member nothing was heard from for twice its session timeout in a stable group: kfake never times out a member killed while it was joining, and its partitions would be processed by nobody (false only to show that)")
+	logFormat := fs.String("log-format", "console", "log format: console (people) or json (log shippers)")
 	return command("kafka", "inbond kafka [flags]",
 		"Run an in-process Kafka cluster (kfake) with inbond's topics until stopped: for development, kcat experiments and tests that run several inbond processes.",
 		fs, func(ctx context.Context, _ []string) error {
-			addrs, stop, err := embedded.Kafka(embedded.KafkaConfig{Brokers: *brokers, Partitions: *partitions, Port: *port, MinSessionTimeout: *session})
+			log, err := obs.NewLogger(*logFormat, "info") // on stderr; stdout has the ready line
+			if err != nil {
+				return err
+			}
+			defer log.Sync() //nolint:errcheck // best effort on exit
+			addrs, stop, err := embedded.Kafka(embedded.KafkaConfig{
+				Brokers: *brokers, Partitions: *partitions, Port: *port, MinSessionTimeout: *session,
+				KeepDeadMembers: !*evict, Log: log,
+			})
 			if err != nil {
 				return err
 			}

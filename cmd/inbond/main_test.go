@@ -107,6 +107,7 @@ func TestHelpIsComplete(t *testing.T) {
 		"demo":    {"redis", "mqtt-listen", "kafka-port", "speed", "seed", "rounds"},
 		"process": {"kafka-brokers", "redis", "redis-db", "redis-password-file", "key-prefix", "group", "owner", "flush-interval", "flush-events", "cache-shipments", "stall-after", "session-timeout", "metrics-addr"},
 		"bench":   {"redis", "events", "shipments", "key-prefix"},
+		"kafka":   {"port", "brokers", "partitions", "min-session-timeout", "evict-dead-members", "log-format"},
 		"simulate": {"scenario", "random", "seed", "inject", "speed", "rate", "events", "out", "from", "labels",
 			"mqtt-broker", "kafka-brokers", "embedded"},
 	} {

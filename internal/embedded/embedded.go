@@ -14,10 +14,12 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/internal/obs"
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/zap"
 )
 
 // KafkaConfig shapes an in-process Kafka cluster.
@@ -33,6 +35,13 @@ type KafkaConfig struct {
 	// OnStart, when set, is called with the running cluster before Kafka
 	// returns; tests inject faults through its Control functions.
 	OnStart func(*kfake.Cluster)
+	// KeepDeadMembers turns off the guard that evicts consumer-group
+	// members kfake never times out (a member killed while its JoinGroup
+	// waited keeps its partitions for ever; see members.go). Only for
+	// showing that bug.
+	KeepDeadMembers bool
+	// Log receives what the cluster's guards do (default: console on stderr).
+	Log *zap.Logger
 }
 
 // Kafka starts a kfake cluster with inbond's topics created and returns its
@@ -57,16 +66,50 @@ func Kafka(cfg KafkaConfig) (brokers []string, stop func(), err error) {
 		return nil, nil, fmt.Errorf("start in-process kafka: %w", err)
 	}
 	brokers = c.ListenAddrs()
+	stop = c.Close
+	if !cfg.KeepDeadMembers {
+		if stop, err = guardDeadMembers(c, brokers, cfg.Log); err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+	}
 	if cfg.OnStart != nil {
 		cfg.OnStart(c)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := bus.EnsureTopics(ctx, brokers, bus.Topics(cfg.Partitions)); err != nil {
-		c.Close()
+		stop()
 		return nil, nil, err
 	}
-	return brokers, c.Close, nil
+	return brokers, stop, nil
+}
+
+// guardDeadMembers starts the dead-member guard on c (before any other
+// control function, so it sees every request) and returns the stop
+// function of both.
+func guardDeadMembers(c *kfake.Cluster, brokers []string, log *zap.Logger) (stop func(), err error) {
+	if log == nil {
+		if log, err = obs.NewLogger("console", "info"); err != nil {
+			return nil, err
+		}
+	}
+	d, err := watchDeadMembers(c, brokers, log.Named("kafka"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done // before Close: a sweep waits for the cluster's loop
+		d.close()
+		c.Close()
+	}, nil
 }
 
 // MQTT starts a mochi-mqtt broker on addr ("127.0.0.1:0" picks a free port),
