@@ -110,6 +110,9 @@ type Claim struct {
 	// Offset is the next offset to read as stored in Redis, or -1 when nothing
 	// was ever flushed. Flush checks it and advances it.
 	Offset int64
+	// Clock is the partition's event-time clock as last flushed (unix ms; 0
+	// when none was): where its timers resume after a restart.
+	Clock int64
 }
 
 var claimScript = redis.NewScript(`
@@ -122,7 +125,9 @@ end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1])
 local offset = redis.call('HGET', KEYS[1], 'offset')
 if not offset then offset = '-1' end
-return {epoch, offset}
+local clock = redis.call('HGET', KEYS[1], 'clock')
+if not clock then clock = '0' end
+return {epoch, offset, clock}
 `)
 
 // Claim makes owner the owner of partition p: it increments the partition's
@@ -143,7 +148,11 @@ func (s *Store) Claim(ctx context.Context, p int, owner string, after int64) (Cl
 	if err != nil {
 		return Claim{}, fmt.Errorf("claim partition %d: stored offset %v: %w", p, res[1], err)
 	}
-	return Claim{Partition: p, Epoch: epoch, Offset: off}, nil
+	clock, err := strconv.ParseInt(fmt.Sprint(res[2]), 10, 64)
+	if err != nil {
+		return Claim{}, fmt.Errorf("claim partition %d: stored clock %v: %w", p, res[2], err)
+	}
+	return Claim{Partition: p, Epoch: epoch, Offset: off, Clock: clock}, nil
 }
 
 // Load reads the shipments ids of partition p; absent ones are missing from
@@ -253,6 +262,8 @@ while i <= n do
   elseif op == 'R' then redis.call('SREM', k, ARGV[i + 2]); i = i + 3
   elseif op == 'Z' then redis.call('ZADD', k, ARGV[i + 2], ARGV[i + 3]); i = i + 4
   elseif op == 'X' then redis.call('ZREM', k, ARGV[i + 2]); i = i + 3
+  elseif op == 'P' then redis.call('RPUSH', k, ARGV[i + 2]); i = i + 3
+  elseif op == 'H' then redis.call('HSET', k, ARGV[i + 2], ARGV[i + 3]); i = i + 4
   else return redis.error_reply('unknown op ' .. op) end
 end
 redis.call('HSET', KEYS[1], 'offset', to)
@@ -290,6 +301,59 @@ func (b *opBuilder) op(code, key string, args ...any) {
 // any other error nothing was written, or this same flush was, and the call
 // may be retried as it is.
 func (s *Store) Flush(ctx context.Context, c *Claim, nextOffset int64, changes []Change) error {
+	return s.FlushWith(ctx, c, nextOffset, changes, nil)
+}
+
+// Extra is what the stages above state (the alerts, the ledger) write in the
+// same atomic step as a flush: their per-shipment records, the partition's
+// timers and outbox, and its event-time clock. Everything lands in the
+// partition's slot, or nothing does.
+type Extra struct {
+	// Records are set as they are: key (RecordKey's suffix, such as
+	// "watch:S1" or "alert:9f…") to value.
+	Records []Record
+	// Timers set (Due > 0) or remove (Due 0) a shipment's timer.
+	Timers []Timer
+	// Members add to (or, with Remove, take from) a set of the partition,
+	// named by its suffix (an index such as "alerts:active").
+	Members []Member
+	// Outbox is appended, in order, to the partition's outbox list, which
+	// the owner publishes after the flush and then trims (TrimOutbox).
+	Outbox [][]byte
+	// Clock, when non-zero, is stored as the partition's event-time clock.
+	Clock int64
+}
+
+// Record is one key of a stage's own, in the partition's slot.
+type Record struct {
+	Suffix string
+	Value  []byte
+}
+
+// Timer is when a shipment's timers are due (unix ms), 0 for none.
+type Timer struct {
+	Shipment event.ShipmentID
+	Due      int64
+}
+
+// Member is one change to a set of the partition.
+type Member struct {
+	Set, Member string
+	Remove      bool
+}
+
+// RecordKey is the key of a stage's record in partition p.
+func (s *Store) RecordKey(p int, suffix string) string { return s.tag(p) + suffix }
+
+// TimersKey is the sorted set of partition p's shipments by when their
+// timers are due (unix ms).
+func (s *Store) TimersKey(p int) string { return s.tag(p) + "timers" }
+
+// OutboxKey is the list of partition p's flushed, not yet published outputs.
+func (s *Store) OutboxKey(p int) string { return s.tag(p) + "outbox" }
+
+// FlushWith is Flush with extra writes in the same atomic step.
+func (s *Store) FlushWith(ctx context.Context, c *Claim, nextOffset int64, changes []Change, extra *Extra) error {
 	p := c.Partition
 	b := &opBuilder{index: map[string]int{}}
 	b.key(s.OffsetKey(p))
@@ -339,6 +403,31 @@ func (s *Store) Flush(ctx context.Context, c *Claim, nextOffset int64, changes [
 			b.op("X", s.DeadlinesKey(p), id)
 		}
 	}
+	if extra != nil {
+		for _, r := range extra.Records {
+			b.op("S", s.RecordKey(p, r.Suffix), r.Value)
+		}
+		for _, t := range extra.Timers {
+			if t.Due > 0 {
+				b.op("Z", s.TimersKey(p), t.Due, string(t.Shipment))
+			} else {
+				b.op("X", s.TimersKey(p), string(t.Shipment))
+			}
+		}
+		for _, m := range extra.Members {
+			code := "A"
+			if m.Remove {
+				code = "R"
+			}
+			b.op(code, s.RecordKey(p, m.Set), m.Member)
+		}
+		for _, o := range extra.Outbox {
+			b.op("P", s.OutboxKey(p), o)
+		}
+		if extra.Clock != 0 {
+			b.op("H", s.OffsetKey(p), "clock", strconv.FormatInt(extra.Clock, 10))
+		}
+	}
 	err := flushScript.Run(ctx, s.rdb, b.keys, b.args...).Err()
 	switch {
 	case err == nil:
@@ -383,6 +472,76 @@ func (s *Store) Offsets(ctx context.Context, partitions int) ([]int64, error) {
 		out[p] = off
 	}
 	return out, nil
+}
+
+// LoadRecords reads records of partition p by suffix; an absent one is nil.
+// One round trip whatever the count.
+func (s *Store) LoadRecords(ctx context.Context, p int, suffixes []string) ([][]byte, error) {
+	out := make([][]byte, len(suffixes))
+	if len(suffixes) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(suffixes))
+	for i, sfx := range suffixes {
+		keys[i] = s.RecordKey(p, sfx)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("load %d records of partition %d: %w", len(keys), p, err)
+	}
+	for i, v := range vals {
+		if str, ok := v.(string); ok {
+			out[i] = []byte(str)
+		}
+	}
+	return out, nil
+}
+
+// Timers returns partition p's timers: each shipment's due time (unix ms).
+func (s *Store) Timers(ctx context.Context, p int) (map[event.ShipmentID]int64, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.TimersKey(p), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("timers of partition %d: %w", p, err)
+	}
+	out := make(map[event.ShipmentID]int64, len(zs))
+	for _, z := range zs {
+		m, _ := z.Member.(string)
+		out[event.ShipmentID(m)] = int64(z.Score)
+	}
+	return out, nil
+}
+
+// Outbox returns up to n of partition p's unpublished outputs, oldest first.
+func (s *Store) Outbox(ctx context.Context, p, n int) ([][]byte, error) {
+	vals, err := s.rdb.LRange(ctx, s.OutboxKey(p), 0, int64(n)-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("outbox of partition %d: %w", p, err)
+	}
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		out[i] = []byte(v)
+	}
+	return out, nil
+}
+
+var trimScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
+  return redis.error_reply('FENCED outbox trimmed by epoch ' .. ARGV[1])
+end
+redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
+return 0
+`)
+
+// TrimOutbox drops the n oldest outputs of the claim's partition once they
+// are published. It refuses (ErrFenced) unless the claim's epoch still owns
+// the partition, so a zombie never drops what a newer owner has yet to
+// publish.
+func (s *Store) TrimOutbox(ctx context.Context, c Claim, n int) error {
+	err := trimScript.Run(ctx, s.rdb, []string{s.OffsetKey(c.Partition), s.OutboxKey(c.Partition)}, strconv.FormatInt(c.Epoch, 10), n).Err()
+	if err != nil && strings.HasPrefix(err.Error(), "FENCED") {
+		return fmt.Errorf("%w: partition %d: %s", ErrFenced, c.Partition, err)
+	}
+	return err
 }
 
 // CountByStatus returns how many shipments have each status, summed over

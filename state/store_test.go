@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -175,4 +176,67 @@ func TestDeletePrefixReachesEveryRingShard(t *testing.T) {
 	rdb := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": a.Addr, "b": b.Addr}})
 	t.Cleanup(func() { _ = rdb.Close() })
 	checkDeletePrefixEverywhere(t, rdb, rdb.ForEachShard)
+}
+
+// The stages above state write their records, timers, set members, outbox and
+// the partition's clock in the flush's one step; a claim resumes the clock;
+// only the owner trims the outbox.
+func TestFlushWithExtra(t *testing.T) {
+	r := testenv.NewRedis(t)
+	store, err := state.NewStore(r.Client, r.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	c, err := store.Claim(ctx, 5, "a", 0)
+	if err != nil || c.Clock != 0 {
+		t.Fatalf("claim %+v %v", c, err)
+	}
+	extra := &state.Extra{
+		Records: []state.Record{{Suffix: "watch:S1", Value: []byte(`{"w":1}`)}},
+		Timers:  []state.Timer{{Shipment: "S1", Due: 1000}, {Shipment: "S2", Due: 2000}},
+		Members: []state.Member{{Set: "alerts:active", Member: "A1"}},
+		Outbox:  [][]byte{[]byte("one"), []byte("two")},
+		Clock:   1500,
+	}
+	if err := store.FlushWith(ctx, &c, 3, nil, extra); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := store.LoadRecords(ctx, 5, []string{"watch:S1", "watch:S9"})
+	if err != nil || string(recs[0]) != `{"w":1}` || recs[1] != nil {
+		t.Fatalf("records %q %v", recs, err)
+	}
+	timers, err := store.Timers(ctx, 5)
+	if err != nil || len(timers) != 2 || timers["S1"] != 1000 || timers["S2"] != 2000 {
+		t.Fatalf("timers %v %v", timers, err)
+	}
+	if !r.Client.SIsMember(ctx, store.RecordKey(5, "alerts:active"), "A1").Val() {
+		t.Fatal("set member not added")
+	}
+	// A second flush removes a timer and a member and appends to the outbox.
+	extra = &state.Extra{Timers: []state.Timer{{Shipment: "S1"}}, Members: []state.Member{{Set: "alerts:active", Member: "A1", Remove: true}},
+		Outbox: [][]byte{[]byte("three")}}
+	if err := store.FlushWith(ctx, &c, 4, nil, extra); err != nil {
+		t.Fatal(err)
+	}
+	if timers, _ := store.Timers(ctx, 5); len(timers) != 1 || timers["S2"] != 2000 {
+		t.Fatalf("timers after removal %v", timers)
+	}
+	out, err := store.Outbox(ctx, 5, 10)
+	if err != nil || len(out) != 3 || string(out[0]) != "one" || string(out[2]) != "three" {
+		t.Fatalf("outbox %q %v", out, err)
+	}
+	newer, err := store.Claim(ctx, 5, "b", c.Epoch)
+	if err != nil || newer.Clock != 1500 || newer.Offset != 4 {
+		t.Fatalf("claim after the flushes %+v %v: want the clock 1500 back at offset 4", newer, err)
+	}
+	if err := store.TrimOutbox(ctx, c, 2); !errors.Is(err, state.ErrFenced) {
+		t.Fatalf("trim by the fenced owner: %v", err)
+	}
+	if err := store.TrimOutbox(ctx, newer, 2); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := store.Outbox(ctx, 5, 10); len(out) != 1 || string(out[0]) != "three" {
+		t.Fatalf("outbox after the trim %q", out)
+	}
 }
