@@ -36,6 +36,9 @@ const (
 	TopicCarrierEvents Topic = "inbond.carrier-events"
 	// TopicManifests is where carriers' systems publish in-bond manifests.
 	TopicManifests Topic = "inbond.manifests"
+	// TopicAlerts carries every alert transition the processor makes, as a
+	// CloudEvent keyed by shipment; its id deduplicates a re-publication.
+	TopicAlerts Topic = "inbond.alerts"
 )
 
 var (

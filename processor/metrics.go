@@ -29,6 +29,7 @@ type Metrics struct {
 	// StalledPartitions counts partitions behind the log's end whose stored
 	// position has not moved for Config.StallAfter: processed by nobody.
 	StalledPartitions prometheus.Gauge
+	AlertsPublished   prometheus.Counter // alert transitions written to inbond.alerts
 }
 
 // NewMetrics creates the instruments and registers them with reg.
@@ -81,12 +82,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "inbond", Subsystem: "processor", Name: "owned_partitions",
 			Help: "Partitions this instance currently owns.",
 		}),
+		AlertsPublished: counter("alerts_published_total",
+			"Alert transitions published to inbond.alerts from the partitions' outboxes (a re-publication after a crash counts again)."),
 		StalledPartitions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "inbond", Subsystem: "processor", Name: "stalled_partitions",
 			Help: "Partitions of the topic, owned by any instance, whose position in Redis is behind the log's end and has not moved for the stall time: processed by nobody.",
 		}),
 	}
 	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.PositionsLost, m.Generations, m.SkippedOffsets, m.Lag, m.Shipments,
-		m.CacheEvictions, m.CachePeak, m.OwnedPartitions, m.StalledPartitions)
+		m.CacheEvictions, m.CachePeak, m.OwnedPartitions, m.StalledPartitions, m.AlertsPublished)
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/retry"
@@ -25,6 +26,10 @@ type entry struct {
 	dirty      bool
 	prev, next *entry
 	step       uint64 // the last apply step that met it; its entries are not evicted
+	// watch is what the rules keep about the shipment (nil when the rules
+	// are off); flushed with the state. watchChanged marks transitions.
+	watch        *alerts.Watch
+	watchChanged bool
 }
 
 // evictionOrder lists a loop's clean entries, most recently used first: an
@@ -98,6 +103,8 @@ type partitionLoop struct {
 	nextOffset int64             // the offset after the last event read
 	envs       []*event.Envelope // apply's decoded step, kept for its capacity
 	missing    []event.ShipmentID
+	alerting   *alerting     // nil when the rules are off
+	kick       chan struct{} // wakes the outbox publisher after a flush
 	log        *zap.Logger
 }
 
@@ -200,6 +207,28 @@ func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, par
 	l := &partitionLoop{p: p, part: part, label: strconv.Itoa(part), claim: claim, bound: p.cfg.CacheShipments,
 		cache: map[event.ShipmentID]*entry{}, nextOffset: claim.Offset, log: log}
 	l.clean.init()
+	if p.cfg.Alerts != nil {
+		timers, err := retry.Forever(ctx, retry.Default, func() (map[event.ShipmentID]int64, error) { return p.cfg.Store.Timers(ctx, part) })
+		if err != nil {
+			return claim.Epoch, nil // the generation ended before Redis answered
+		}
+		l.alerting = newAlerting(p.cfg.Alerts, p.cfg.FrozenClock, claim.Clock, timers)
+		l.kick = make(chan struct{}, 1)
+		released := make(chan struct{})
+		published := make(chan struct{})
+		go func() {
+			defer close(published)
+			p.publishOutbox(claim, l.kick, released, log)
+		}()
+		// Runs once run has returned, after its final flush: the publisher
+		// publishes what is left and stops (within a bound; what it could not
+		// publish stays in the outbox for the next owner). Nothing of this
+		// ownership outlives ownPartition.
+		defer func() {
+			close(released)
+			<-published
+		}()
+	}
 	m.CachePeak.WithLabelValues(l.label).Set(0)
 	defer func() { m.Shipments.Sub(float64(len(l.cache))) }()
 	err = l.run(ctx, msgs, reader, gen)
@@ -248,14 +277,23 @@ func (l *partitionLoop) run(ctx context.Context, msgs <-chan kafka.Message, read
 				}
 				rest = rest[n:]
 				// The rest meets more shipments than the cache holds beside
-				// the unflushed ones: flushed, those can be evicted.
-				if len(rest) > 0 || l.pending >= cfg.FlushEvents {
+				// the unflushed ones: flushed, those can be evicted. An alert
+				// waiting to be published is flushed at once: officers see it
+				// within milliseconds, not at the next interval.
+				if len(rest) > 0 || l.pending >= cfg.FlushEvents || l.alerting != nil && l.alerting.transitions > 0 {
 					if err := l.flushOrRelease(ctx); err != nil {
 						return err
 					}
 				}
 			}
-		case <-ticker.C:
+		case now := <-ticker.C:
+			if l.alerting != nil {
+				if due := l.alerting.idle(now); len(due) > 0 {
+					if err := l.fireTimers(ctx, due); err != nil {
+						return err
+					}
+				}
+			}
 			if l.pending > 0 {
 				if err := l.flushOrRelease(ctx); err != nil {
 					return err
@@ -364,6 +402,9 @@ func (l *partitionLoop) applyPrefix(ctx context.Context, prefix []kafka.Message,
 			l.cache[id] = en
 			l.clean.pushFront(en)
 		}
+		if err := l.loadWatches(ctx, missing); err != nil {
+			return 0, err
+		}
 		m.Shipments.Add(float64(len(missing)))
 		if len(l.cache) > l.peak {
 			l.peak = len(l.cache)
@@ -383,20 +424,105 @@ func (l *partitionLoop) applyPrefix(ctx context.Context, prefix []kafka.Message,
 		if err != nil { // cannot happen: the cache is keyed by subject
 			return 0, err
 		}
+		if l.alerting != nil {
+			// The rules see duplicates too (a replayed sequence number is
+			// one), and may change their memory on any event.
+			l.alerting.observe(en, e, outcome == state.Applied, l.log)
+			l.markDirty(en)
+		}
 		if outcome == state.Duplicate {
 			dups++
 			continue
 		}
 		applied++
-		if !en.dirty {
-			en.dirty = true
-			l.clean.remove(en)
-			l.dirty = append(l.dirty, en)
-		}
+		l.markDirty(en)
 	}
 	m.Events.WithLabelValues(OutcomeApplied).Add(float64(applied))
 	m.Events.WithLabelValues(OutcomeDuplicate).Add(float64(dups))
 	return len(prefix), nil
+}
+
+// markDirty moves en from the eviction order to the flush's list.
+func (l *partitionLoop) markDirty(en *entry) {
+	if !en.dirty {
+		en.dirty = true
+		l.clean.remove(en)
+		l.dirty = append(l.dirty, en)
+	}
+}
+
+// loadWatches gives the entries of ids their watches from Redis, when the
+// rules are on.
+func (l *partitionLoop) loadWatches(ctx context.Context, ids []event.ShipmentID) error {
+	if l.alerting == nil {
+		return nil
+	}
+	ws, err := loadWatches(ctx, l.p.cfg.Store, l.part, ids)
+	if err != nil {
+		for _, id := range ids {
+			if en := l.cache[id]; en != nil {
+				l.clean.remove(en)
+			}
+			delete(l.cache, id)
+		}
+		return err
+	}
+	for id, w := range ws {
+		l.cache[id].watch = w
+	}
+	return nil
+}
+
+// fireTimers ticks the shipments whose timers the idle clock has passed,
+// loading those not in memory, and flushes what they changed.
+func (l *partitionLoop) fireTimers(ctx context.Context, ids []event.ShipmentID) error {
+	var missing []event.ShipmentID
+	for _, id := range ids {
+		if l.cache[id] == nil {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		loaded, err := retry.Forever(ctx, retry.Default, func() (map[event.ShipmentID]*state.Shipment, error) {
+			return l.p.cfg.Store.Load(ctx, l.part, missing)
+		})
+		if err != nil {
+			return nil // ctx ended; the timers fire at the next owner's first check
+		}
+		for _, id := range missing {
+			en := &entry{sh: loaded[id], step: l.step}
+			if en.sh == nil {
+				en.sh = state.New(id)
+			} else {
+				ix := state.IndexOf(en.sh)
+				en.flushed = &ix
+			}
+			l.cache[id] = en
+			l.clean.pushFront(en)
+		}
+		if err := l.loadWatches(ctx, missing); err != nil {
+			return nil
+		}
+		l.p.cfg.Metrics.Shipments.Add(float64(len(missing)))
+	}
+	for _, id := range ids {
+		en := l.cache[id]
+		l.alerting.fireOwn(en, l.alerting.clock, l.log)
+		l.markDirty(en)
+	}
+	if err := l.flushOrRelease(ctx); err != nil {
+		return err
+	}
+	l.evict()
+	return nil
+}
+
+// kickPublisher wakes the outbox publisher, if it sleeps.
+func (l *partitionLoop) kickPublisher() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
 }
 
 // evict drops clean entries, least recently used first, until the cache,
@@ -444,9 +570,13 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 	for i, en := range l.dirty {
 		changes[i] = state.Change{Shipment: en.sh, Before: en.flushed}
 	}
+	var extra *state.Extra
+	if l.alerting != nil {
+		extra = l.alerting.extra(l.dirty)
+	}
 	start := time.Now()
 	_, err := retry.Forever(ctx, retry.Default, func() (struct{}, error) {
-		err := l.p.cfg.Store.Flush(ctx, &l.claim, l.nextOffset, changes)
+		err := l.p.cfg.Store.FlushWith(ctx, &l.claim, l.nextOffset, changes, extra)
 		if errors.Is(err, state.ErrFenced) || errors.Is(err, state.ErrPositionLost) {
 			return struct{}{}, retry.Permanent(err)
 		}
@@ -482,6 +612,10 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 	}
 	l.dirty = l.dirty[:0]
 	l.pending = 0
+	if l.alerting != nil {
+		l.alerting.flushed()
+		l.kickPublisher()
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/state"
@@ -45,9 +46,17 @@ type Config struct {
 	// processed by nobody (default 30 s: well above a rebalance, with its
 	// session timeout, and a replay's first flush; negative disables it).
 	StallAfter time.Duration
-	Store      *state.Store
-	Metrics    *Metrics
-	Log        *zap.Logger
+	// Alerts, when set, runs the deviation rules on every event and on the
+	// partitions' event-time clocks, and publishes their transitions to
+	// inbond.alerts (nil: no rules).
+	Alerts *alerts.Env
+	// FrozenClock keeps an idle partition's clock where its last event left
+	// it instead of moving it on at wall pace: a replay of recorded traffic
+	// then ends at the traffic's last event, deterministically.
+	FrozenClock bool
+	Store       *state.Store
+	Metrics     *Metrics
+	Log         *zap.Logger
 	// OnFlush, when set, is called after every successful flush with its
 	// latency and size (the benchmark uses it). It runs on partition
 	// goroutines, concurrently, and must be cheap.
@@ -103,6 +112,7 @@ func (c *Config) Validate() error {
 type Processor struct {
 	cfg         Config
 	partitioner *bus.Partitioner // of the topic, to check each event's routing
+	alertWriter *kafka.Writer    // inbond.alerts; nil without rules
 }
 
 // New validates cfg and returns a processor.
@@ -167,6 +177,10 @@ func (p *Processor) Run(ctx context.Context) error {
 		return fmt.Errorf("processor: consumer group: %w", err)
 	}
 	log.Info("processor joining group", zap.String("group", p.cfg.Group), zap.String("topic", string(p.cfg.Topic)), zap.Int("partitions", n))
+	if p.cfg.Alerts != nil {
+		p.alertWriter = bus.NewWriter(p.cfg.Brokers)
+		defer p.alertWriter.Close() // after every partition's publisher has stopped (wg.Wait below)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cg.Close() // leaves the group; generations end and partitions flush

@@ -247,7 +247,7 @@ if epoch ~= held then
   end
   return redis.error_reply('LOST held epoch ' .. held .. ', stored ' .. tostring(epoch))
 end
-if offset == to then
+if offset == to and from ~= to then
   return 0 -- this very flush was applied already; its reply was lost
 end
 if offset ~= from then

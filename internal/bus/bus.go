@@ -36,6 +36,7 @@ func Topics(eventPartitions int) []TopicSpec {
 		{event.TopicDLQ, 3},
 		{event.TopicCarrierEvents, eventPartitions},
 		{event.TopicManifests, 3},
+		{event.TopicAlerts, 3},
 	}
 }
 

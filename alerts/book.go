@@ -1,0 +1,6 @@
+package alerts
+
+// ruleBook is every rule the engine runs, in DESIGN.md's order.
+var ruleBook = []ruleSpec{
+	{rule: RuleSeal, onEvent: sealRule},
+}

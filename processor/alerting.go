@@ -1,0 +1,296 @@
+package processor
+
+import (
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/inbond/inbond/alerts"
+	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/retry"
+	"github.com/inbond/inbond/state"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+)
+
+// alerting is a partition loop's share of the deviation rules: the
+// partition's event-time clock, its shipments' timers, and what the rules
+// produced since the last flush. It is confined to the loop's goroutine.
+//
+// Time. The clock is the latest event time the partition applied (events
+// whose time is further ahead of their receipt than the rules allow do not
+// move it: a device's clock is no watermark), and while the partition is idle
+// it moves on from there at the pace of wall time, never jumping to the wall
+// clock (unless FrozenClock, as in a replay). A timer fires when the clock
+// passes its due time, with the rules told the due time itself as "now", so
+// what it opens does not depend on when the check ran; a shipment's own due
+// timers fire before its next later event is judged. Timers and the clock are
+// flushed with the state, so they survive restarts and rebalances.
+type alerting struct {
+	env    *alerts.Env
+	frozen bool
+	clock  int64     // unix ms
+	idleAt time.Time // wall time the clock last moved by an event
+	timers map[event.ShipmentID]int64
+	due    dueHeap
+
+	// Since the last flush:
+	changedTimers map[event.ShipmentID]int64
+	records       []state.Record
+	members       []state.Member
+	outbox        [][]byte
+	transitions   int
+}
+
+func newAlerting(env *alerts.Env, frozen bool, clock int64, timers map[event.ShipmentID]int64) *alerting {
+	a := &alerting{env: env, frozen: frozen, clock: clock, idleAt: time.Now(), timers: timers, changedTimers: map[event.ShipmentID]int64{}}
+	for id, due := range timers {
+		a.due = append(a.due, dueItem{id, due})
+	}
+	heap.Init(&a.due)
+	return a
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// watchSuffix is the record key of a shipment's watch.
+func watchSuffix(id event.ShipmentID) string { return "watch:" + string(id) }
+
+// activeAlerts is the set of the partition's alerts that are not resolved.
+const activeAlerts = "alerts:active"
+
+// observe judges e for en, firing en's own timers due by e's time first.
+func (a *alerting) observe(en *entry, e *event.Envelope, applied bool, log *zap.Logger) {
+	t := a.timeOf(e)
+	a.fireOwn(en, t, log)
+	a.take(en, en.watch.Observe(a.env, en.sh, e, applied), log)
+	if t > a.clock {
+		a.clock, a.idleAt = t, time.Now()
+	}
+	a.reschedule(en)
+}
+
+// timeOf is how far e moves the clock: its time, but no further than the
+// rules allow a clock to run ahead of receipt, so one device's clock far in
+// the future fires no timer early.
+func (a *alerting) timeOf(e *event.Envelope) int64 {
+	t := ms(e.Time)
+	if !e.ReceivedTime.IsZero() {
+		t = min(t, ms(e.ReceivedTime.Add(a.env.Limits.FutureClock)))
+	}
+	return t
+}
+
+// fireOwn ticks en for each of its timers due at or before until.
+func (a *alerting) fireOwn(en *entry, until int64, log *zap.Logger) {
+	for i := 0; i < 16; i++ { // a rule whose timer re-arms at once cannot spin
+		due, ok := a.timers[en.sh.ID]
+		if !ok || due > until {
+			return
+		}
+		a.take(en, en.watch.Tick(a.env, en.sh, time.UnixMilli(due).UTC()), log)
+		if !a.reschedule(en) {
+			return
+		}
+	}
+}
+
+// reschedule records en's next due time; it reports whether it changed.
+func (a *alerting) reschedule(en *entry) bool {
+	var due int64
+	if t := en.watch.Due(a.env, en.sh); !t.IsZero() {
+		due = ms(t)
+	}
+	if old, ok := a.timers[en.sh.ID]; ok && old == due || !ok && due == 0 {
+		return false
+	}
+	if due == 0 {
+		delete(a.timers, en.sh.ID)
+	} else {
+		a.timers[en.sh.ID] = due
+		heap.Push(&a.due, dueItem{en.sh.ID, due})
+	}
+	a.changedTimers[en.sh.ID] = due
+	return true
+}
+
+// take queues transitions for the next flush: the alert records, the active
+// index and the outbox.
+func (a *alerting) take(en *entry, ts []alerts.Transition, log *zap.Logger) {
+	for _, t := range ts {
+		rec, err := json.Marshal(t.Alert)
+		if err == nil {
+			var out []byte
+			if out, err = t.Marshal(); err == nil {
+				a.records = append(a.records, state.Record{Suffix: "alert:" + t.Alert.ID, Value: rec})
+				a.members = append(a.members, state.Member{Set: activeAlerts, Member: t.Alert.ID, Remove: !t.Alert.Active()})
+				a.outbox = append(a.outbox, out)
+				a.transitions++
+				continue
+			}
+		}
+		log.Error("alert transition not encodable; dropped", zap.String("alert", t.Alert.ID), zap.Error(err))
+	}
+	if len(ts) > 0 {
+		en.watchChanged = true
+	}
+}
+
+// idle moves the clock on at wall pace while no event does, and returns the
+// shipments whose timers are due by it.
+func (a *alerting) idle(now time.Time) []event.ShipmentID {
+	if !a.frozen && a.clock > 0 {
+		if step := now.Sub(a.idleAt); step > 0 {
+			a.clock += step.Milliseconds()
+			a.idleAt = a.idleAt.Add(time.Duration(step.Milliseconds()) * time.Millisecond)
+		}
+	}
+	var ids []event.ShipmentID
+	for len(a.due) > 0 && a.due[0].due <= a.clock {
+		it := heap.Pop(&a.due).(dueItem)
+		if a.timers[it.id] == it.due { // else superseded: a later push holds the current one
+			ids = append(ids, it.id)
+		}
+	}
+	return ids
+}
+
+// extra is what the next flush writes for the rules, given the entries it
+// writes (whose watches changed).
+func (a *alerting) extra(entries []*entry) *state.Extra {
+	x := &state.Extra{Records: a.records, Members: a.members, Outbox: a.outbox, Clock: a.clock}
+	for _, en := range entries {
+		if b, err := json.Marshal(en.watch); err == nil {
+			x.Records = append(x.Records, state.Record{Suffix: watchSuffix(en.sh.ID), Value: b})
+		}
+	}
+	for id, due := range a.changedTimers {
+		x.Timers = append(x.Timers, state.Timer{Shipment: id, Due: due})
+	}
+	return x
+}
+
+// flushed forgets what a successful flush wrote.
+func (a *alerting) flushed() {
+	a.records, a.members, a.outbox, a.transitions = nil, nil, nil, 0
+	clear(a.changedTimers)
+}
+
+// loadWatches reads the watches of ids, new ones for those without.
+func loadWatches(ctx context.Context, store *state.Store, part int, ids []event.ShipmentID) (map[event.ShipmentID]*alerts.Watch, error) {
+	suffixes := make([]string, len(ids))
+	for i, id := range ids {
+		suffixes[i] = watchSuffix(id)
+	}
+	recs, err := retry.Forever(ctx, retry.Default, func() ([][]byte, error) { return store.LoadRecords(ctx, part, suffixes) })
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[event.ShipmentID]*alerts.Watch, len(ids))
+	for i, id := range ids {
+		w := alerts.NewWatch(id)
+		if recs[i] != nil {
+			if err := json.Unmarshal(recs[i], w); err != nil {
+				return nil, fmt.Errorf("watch of %s: %w", id, err)
+			}
+		}
+		out[id] = w
+	}
+	return out, nil
+}
+
+// publishOutbox publishes the partition's flushed alert transitions to
+// inbond.alerts, oldest first, and trims each published batch from the
+// outbox: a crash between the two publishes them again (consumers
+// deduplicate by CloudEvents id), never loses them. kick wakes it after a
+// flush. Once released is closed it publishes what is left, for at most
+// releaseDrain, and returns; it returns at once when the partition is fenced.
+func (p *Processor) publishOutbox(claim state.Claim, kick, released <-chan struct{}, log *zap.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() {
+		select {
+		case <-released:
+			select {
+			case <-time.After(releaseDrain):
+			case <-ctx.Done():
+			}
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		done := false
+		select {
+		case <-released:
+			done = true
+		default:
+		}
+		for {
+			items, err := p.cfg.Store.Outbox(ctx, claim.Partition, 500)
+			if err != nil || len(items) == 0 {
+				break
+			}
+			msgs := make([]kafka.Message, len(items))
+			for i, b := range items {
+				var hdr struct {
+					Subject string `json:"subject"`
+				}
+				_ = json.Unmarshal(b, &hdr)
+				msgs[i] = kafka.Message{Topic: string(event.TopicAlerts), Key: []byte(hdr.Subject), Value: b, Headers: cloudEventsJSON}
+			}
+			if _, err := retry.Forever(ctx, retry.Default, func() (struct{}, error) { return struct{}{}, p.alertWriter.WriteMessages(ctx, msgs...) }); err != nil {
+				return // released and out of time; the next owner publishes the rest
+			}
+			if err := p.cfg.Store.TrimOutbox(ctx, claim, len(items)); err != nil {
+				if errors.Is(err, state.ErrFenced) {
+					return
+				}
+				log.Warn("outbox trim failed; the batch will be published again", zap.Error(err))
+				break
+			}
+			p.cfg.Metrics.AlertsPublished.Add(float64(len(items)))
+		}
+		if done {
+			return
+		}
+		select {
+		case <-released:
+		case <-kick:
+		case <-t.C:
+		}
+	}
+}
+
+// releaseDrain bounds how long a released partition's publisher goes on.
+const releaseDrain = 5 * time.Second
+
+var cloudEventsJSON = []kafka.Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}}
+
+// dueItem is a shipment's timer in the heap.
+type dueItem struct {
+	id  event.ShipmentID
+	due int64
+}
+
+// dueHeap orders timers by due time; superseded items are skipped on pop.
+type dueHeap []dueItem
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueItem)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}
