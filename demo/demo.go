@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/internal/bus"
@@ -39,6 +40,7 @@ type Config struct {
 	Speed       float64 // simulated seconds per real second
 	Seed        uint64
 	Rounds      int       // rounds of the scenario; 0 runs until stopped
+	RulesConfig string    // the rules' YAML configuration; empty: the defaults
 	Out         io.Writer // where the flowing events are printed
 	Log         *zap.Logger
 }
@@ -56,7 +58,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sysCfg := pipeline.Embedded(cfg.KafkaPort, cfg.MQTTAddr)
 	sysCfg.Redis = pipeline.Redis{Addr: cfg.RedisAddr, Prefix: demoPrefix, InProcessFallback: true, Reset: true}
-	sysCfg.Process = &processor.Config{Owner: "embedded", SessionTimeout: 6 * time.Second}
+	env, err := alerts.LoadEnv(cfg.RulesConfig)
+	if err != nil {
+		return err
+	}
+	sysCfg.Process = &processor.Config{Owner: "embedded", SessionTimeout: 6 * time.Second, Alerts: env}
 	sysCfg.MetricsAddr, sysCfg.MetricsBestEffort, sysCfg.Log = cfg.MetricsAddr, true, log
 	sys, err := pipeline.Start(ctx, sysCfg)
 	if err != nil {
@@ -144,7 +150,7 @@ Inject your own events while it runs:
     | kcat -P -b %s -t inbond.carrier-events -K '|'
   kcat -C -b %s -t inbond.events -o beginning -q
 
-Events as they reach inbond.events and inbond.dlq (Ctrl-C stops):
+Events as they reach inbond.events, inbond.dlq and inbond.alerts (Ctrl-C stops):
 `
 
 func orNone(s string) string {
@@ -189,7 +195,7 @@ func summarize(ctx context.Context, store *state.Store, out io.Writer, period ti
 // tail prints every record of inbond.events and inbond.dlq as it arrives.
 func tail(ctx context.Context, brokers []string, out io.Writer, log *zap.Logger) {
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, GroupID: "inbond-demo-tail", GroupTopics: []string{string(event.TopicEvents), string(event.TopicDLQ)},
+		Brokers: brokers, GroupID: "inbond-demo-tail", GroupTopics: []string{string(event.TopicEvents), string(event.TopicDLQ), string(event.TopicAlerts)},
 		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: bus.ReaderMaxBytes, MaxWait: bus.ReaderMaxWait,
 		SessionTimeout: 6 * time.Second, CommitInterval: time.Second,
 	})
@@ -209,6 +215,14 @@ func tail(ctx context.Context, brokers []string, out io.Writer, log *zap.Logger)
 // Describe renders one record of inbond.events or inbond.dlq in a line.
 func Describe(m kafka.Message) string {
 	where := fmt.Sprintf("p%02d@%-5d", m.Partition, m.Offset)
+	if m.Topic == string(event.TopicAlerts) {
+		var ce alerts.TransitionEvent
+		if err := json.Unmarshal(m.Value, &ce); err != nil {
+			return "ALERT  " + where + " (undecodable) " + err.Error()
+		}
+		a := ce.Data
+		return fmt.Sprintf("ALERT  %s %-22s %-9s %-17s %-8s %s", where, a.Shipment, ce.Change.Status, a.Rule, a.Severity, cmp.Or(ce.Change.Message, ce.Change.Note, a.Message))
+	}
 	if m.Topic == string(event.TopicDLQ) {
 		var dl ingest.DeadLetter
 		if err := json.Unmarshal(m.Value, &dl); err != nil {

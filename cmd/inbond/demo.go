@@ -21,12 +21,13 @@ func demoCommand() *ffcli.Command {
 	speed := fs.Float64("speed", 7200, "simulated seconds per real second")
 	seed := fs.Uint64("seed", 1, "simulation seed: the same seed plays the same traffic")
 	rounds := fs.Int("rounds", 0, "rounds of the scenario to play (0: until Ctrl-C)")
+	rulesConfig := fs.String("rules-config", "", "YAML file of the rules' thresholds, severities and disabled rules (default: DESIGN.md's limits)")
 	return command("demo", "inbond demo [flags]",
 		"Start the whole system on embedded Kafka, MQTT and Redis with live simulated carriers, and print what flows.",
 		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			return demo.Run(ctx, demo.Config{
 				RedisAddr: *redisAddr, MQTTAddr: *mqttAddr, KafkaPort: *kafkaPort, MetricsAddr: c.metricsAddr,
-				Scenario: *scenario, Speed: *speed, Seed: *seed, Rounds: *rounds, Out: os.Stdout, Log: log,
+				Scenario: *scenario, Speed: *speed, Seed: *seed, Rounds: *rounds, RulesConfig: *rulesConfig, Out: os.Stdout, Log: log,
 			})
 		}))
 }

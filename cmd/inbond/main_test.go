@@ -43,7 +43,7 @@ func TestDemoStartsShowsTrafficAndStopsCleanly(t *testing.T) {
 	defer cmd.Process.Kill() //nolint:errcheck // already exited on the happy path
 
 	seen := map[string]bool{}
-	want := []string{"inbond demo is up", "manifest", "departed", "meter", "position", "DLQ", "STATE"}
+	want := []string{"inbond demo is up", "manifest", "departed", "meter", "position", "DLQ", "STATE", "ALERT"}
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -105,7 +105,7 @@ func TestHelpIsComplete(t *testing.T) {
 		"ingest": {"kafka-brokers", "gateways", "mqtt-broker", "mqtt-client-id", "mqtt-shared-group", "mqtt-password-file",
 			"kafka-group", "max-message-bytes", "drain-timeout", "create-topics", "log-format", "metrics-addr"},
 		"demo":    {"redis", "mqtt-listen", "kafka-port", "speed", "seed", "rounds"},
-		"process": {"kafka-brokers", "redis", "redis-db", "redis-password-file", "key-prefix", "group", "owner", "flush-interval", "flush-events", "cache-shipments", "stall-after", "session-timeout", "metrics-addr"},
+		"process": {"kafka-brokers", "redis", "redis-db", "redis-password-file", "key-prefix", "group", "owner", "flush-interval", "flush-events", "cache-shipments", "stall-after", "rules", "rules-config", "session-timeout", "metrics-addr"},
 		"bench":   {"redis", "events", "shipments", "key-prefix"},
 		"kafka":   {"port", "brokers", "partitions", "min-session-timeout", "evict-dead-members", "log-format"},
 		"simulate": {"scenario", "random", "seed", "inject", "speed", "rate", "events", "out", "from", "labels",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 
+	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/pipeline"
 	"github.com/inbond/inbond/processor"
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -51,6 +52,8 @@ func processCommand() *ffcli.Command {
 	interval := fs.Duration("flush-interval", 0, "longest time applied events stay only in memory (default 100ms)")
 	events := fs.Int("flush-events", 0, "flush early after this many events (default 5000)")
 	cache := fs.Int("cache-shipments", 0, "shipments each partition keeps in memory; clean ones beyond it are evicted, least recently used first, and reloaded from Redis when met again (default 10000)")
+	rules := fs.Bool("rules", true, "run the deviation rules and publish alert transitions to inbond.alerts")
+	rulesConfig := fs.String("rules-config", "", "YAML file of the rules' thresholds, severities and disabled rules (default: DESIGN.md's limits)")
 	stall := fs.Duration("stall-after", 0, "report a partition as processed by nobody (warning, inbond_processor_stalled_partitions) when it stays behind the log with its stored position unmoved this long (default 30s; negative disables)")
 	session := fs.Duration("session-timeout", 0, "consumer-group session timeout: how long a silent instance keeps its partitions (default 10s)")
 	return command("process", "inbond process [flags]",
@@ -60,12 +63,18 @@ func processCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
+			var env *alerts.Env
+			if *rules {
+				if env, err = alerts.LoadEnv(*rulesConfig); err != nil {
+					return err
+				}
+			}
 			return pipeline.Run(ctx, pipeline.Config{
 				Kafka: pipeline.Kafka{Brokers: splitList(*brokers)},
 				Redis: rc,
 				Process: &processor.Config{
 					Group: *group, Owner: *owner,
-					FlushInterval: *interval, FlushEvents: *events, SessionTimeout: *session, CacheShipments: *cache, StallAfter: *stall,
+					FlushInterval: *interval, FlushEvents: *events, SessionTimeout: *session, CacheShipments: *cache, StallAfter: *stall, Alerts: env,
 				},
 				MetricsAddr: c.metricsAddr,
 				Log:         log,
