@@ -7,7 +7,7 @@
 // floors below its own, never one beside or above it:
 //
 //	10 cmd/inbond                       flags into a pipeline.Config; nothing else
-//	9  demo                             the live demo: a simulated scenario played into the pipeline
+//	9  demo, replay                     the live demo; the whole pipeline over recorded traffic, every output
 //	8  pipeline                         the assembly: servers and stages from one Config; the benchmark
 //	7  ingest/ingesttest                the contract every gateway passes
 //	6  processor, sim, internal/testenv the apply loop; the carriers' simulator; servers for tests

@@ -25,7 +25,7 @@ var floors = [][]string{
 	{"processor", "sim", "internal/testenv"},
 	{"ingest/ingesttest"},
 	{"pipeline"},
-	{"demo"},
+	{"demo", "replay"},
 	{"cmd/inbond"},
 }
 

@@ -88,8 +88,9 @@ type Redis struct {
 	// Prefix is put before every key (default "inbond:").
 	Prefix string
 	// InProcessFallback starts an in-process Redis (miniredis) when Addr is
-	// unreachable, instead of failing.
+	// unreachable, instead of failing; InProcess starts one whatever Addr.
 	InProcessFallback bool
+	InProcess         bool
 	// Reset deletes every key under Prefix before the processor starts: for
 	// runs whose Kafka is new, where stored offsets would point past its end.
 	Reset bool
@@ -400,8 +401,8 @@ func (s *System) connectRedis(ctx context.Context, r Redis) (redis.UniversalClie
 		return r.Client, nil
 	}
 	s.RedisAddr, s.RedisKind = r.Addr, "real"
-	if r.InProcessFallback {
-		if c, err := net.DialTimeout("tcp", r.Addr, time.Second); err == nil {
+	if r.InProcess || r.InProcessFallback {
+		if c, err := net.DialTimeout("tcp", r.Addr, time.Second); err == nil && !r.InProcess {
 			_ = c.Close()
 		} else {
 			addr, stop, err := embedded.Redis()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/inbond/inbond/alerts"
@@ -33,8 +34,9 @@ import (
 type alerting struct {
 	env    *alerts.Env
 	frozen bool
-	clock  int64     // unix ms
-	idleAt time.Time // wall time the clock last moved by an event
+	latest *atomic.Int64 // the instance's latest event time, which a frozen clock follows
+	clock  int64         // unix ms
+	idleAt time.Time     // wall time the clock last moved by an event
 	timers map[event.ShipmentID]int64
 	due    dueHeap
 
@@ -46,8 +48,8 @@ type alerting struct {
 	transitions   int
 }
 
-func newAlerting(env *alerts.Env, frozen bool, clock int64, timers map[event.ShipmentID]int64) *alerting {
-	a := &alerting{env: env, frozen: frozen, clock: clock, idleAt: time.Now(), timers: timers, changedTimers: map[event.ShipmentID]int64{}}
+func newAlerting(env *alerts.Env, frozen bool, latest *atomic.Int64, clock int64, timers map[event.ShipmentID]int64) *alerting {
+	a := &alerting{env: env, frozen: frozen, latest: latest, clock: clock, idleAt: time.Now(), timers: timers, changedTimers: map[event.ShipmentID]int64{}}
 	for id, due := range timers {
 		a.due = append(a.due, dueItem{id, due})
 	}
@@ -63,6 +65,13 @@ func watchSuffix(id event.ShipmentID) string { return "watch:" + string(id) }
 // activeAlerts is the set of the partition's alerts that are not resolved.
 const activeAlerts = "alerts:active"
 
+// AllAlerts is the set of every alert of a partition, by ID; the alert's
+// record is the record "alert:<id>" (state.Store.LoadRecords).
+const AllAlerts = "alerts:all"
+
+// AlertSuffix is the record key suffix of an alert.
+func AlertSuffix(id string) string { return "alert:" + id }
+
 // observe judges e for en, firing en's own timers due by e's time first.
 func (a *alerting) observe(en *entry, e *event.Envelope, applied bool, log *zap.Logger) {
 	t := a.timeOf(e)
@@ -70,6 +79,8 @@ func (a *alerting) observe(en *entry, e *event.Envelope, applied bool, log *zap.
 	a.take(en, en.watch.Observe(a.env, en.sh, e, applied), log)
 	if t > a.clock {
 		a.clock, a.idleAt = t, time.Now()
+		for old := a.latest.Load(); t > old && !a.latest.CompareAndSwap(old, t); old = a.latest.Load() {
+		}
 	}
 	a.reschedule(en)
 }
@@ -126,8 +137,9 @@ func (a *alerting) take(en *entry, ts []alerts.Transition, log *zap.Logger) {
 		if err == nil {
 			var out []byte
 			if out, err = t.Marshal(); err == nil {
-				a.records = append(a.records, state.Record{Suffix: "alert:" + t.Alert.ID, Value: rec})
-				a.members = append(a.members, state.Member{Set: activeAlerts, Member: t.Alert.ID, Remove: !t.Alert.Active()})
+				a.records = append(a.records, state.Record{Suffix: AlertSuffix(t.Alert.ID), Value: rec})
+				a.members = append(a.members, state.Member{Set: activeAlerts, Member: t.Alert.ID, Remove: !t.Alert.Active()},
+					state.Member{Set: AllAlerts, Member: t.Alert.ID})
 				a.outbox = append(a.outbox, out)
 				a.transitions++
 				continue
@@ -143,7 +155,10 @@ func (a *alerting) take(en *entry, ts []alerts.Transition, log *zap.Logger) {
 // idle moves the clock on at wall pace while no event does, and returns the
 // shipments whose timers are due by it.
 func (a *alerting) idle(now time.Time) []event.ShipmentID {
-	if !a.frozen && a.clock > 0 {
+	switch {
+	case a.frozen:
+		a.clock = max(a.clock, a.latest.Load())
+	case a.clock > 0:
 		if step := now.Sub(a.idleAt); step > 0 {
 			a.clock += step.Milliseconds()
 			a.idleAt = a.idleAt.Add(time.Duration(step.Milliseconds()) * time.Millisecond)

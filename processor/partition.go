@@ -212,7 +212,7 @@ func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, par
 		if err != nil {
 			return claim.Epoch, nil // the generation ended before Redis answered
 		}
-		l.alerting = newAlerting(p.cfg.Alerts, p.cfg.FrozenClock, claim.Clock, timers)
+		l.alerting = newAlerting(p.cfg.Alerts, p.cfg.FrozenClock, &p.latest, claim.Clock, timers)
 		l.kick = make(chan struct{}, 1)
 		released := make(chan struct{})
 		published := make(chan struct{})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/inbond/inbond/alerts"
@@ -113,6 +114,11 @@ type Processor struct {
 	cfg         Config
 	partitioner *bus.Partitioner // of the topic, to check each event's routing
 	alertWriter *kafka.Writer    // inbond.alerts; nil without rules
+	// latest is the latest event time (unix ms) any of this instance's
+	// partitions applied: with FrozenClock, every idle partition's clock
+	// moves up to it, so a replay ends with every clock at the traffic's
+	// last event.
+	latest atomic.Int64
 }
 
 // New validates cfg and returns a processor.

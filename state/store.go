@@ -544,6 +544,41 @@ func (s *Store) TrimOutbox(ctx context.Context, c Claim, n int) error {
 	return err
 }
 
+// Members returns the members of partition p's set with the given suffix
+// (ShipmentsKey's is "ships"), sorted.
+func (s *Store) Members(ctx context.Context, p int, suffix string) ([]string, error) {
+	m, err := s.rdb.SMembers(ctx, s.RecordKey(p, suffix)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("members of %s in partition %d: %w", suffix, p, err)
+	}
+	slices.Sort(m)
+	return m, nil
+}
+
+// Fingerprint returns a short text that changes whenever a flush or an
+// outbox trim changes partitions 0..partitions-1: their positions, clocks,
+// outboxes, timers and the sizes of the given sets. One round trip; for
+// waiting until a pipeline has settled.
+func (s *Store) Fingerprint(ctx context.Context, partitions int, sets ...string) (string, error) {
+	pipe := s.rdb.Pipeline()
+	var cmds []redis.Cmder
+	for p := range partitions {
+		cmds = append(cmds, pipe.HMGet(ctx, s.OffsetKey(p), "offset", "clock"), pipe.LLen(ctx, s.OutboxKey(p)), pipe.ZCard(ctx, s.TimersKey(p)))
+		for _, set := range sets {
+			cmds = append(cmds, pipe.SCard(ctx, s.RecordKey(p, set)))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", fmt.Errorf("fingerprint: %w", err)
+	}
+	var b strings.Builder
+	for _, c := range cmds {
+		b.WriteString(c.String())
+		b.WriteByte(';')
+	}
+	return b.String(), nil
+}
+
 // CountByStatus returns how many shipments have each status, summed over
 // partitions 0..partitions-1 from the status indexes: one round trip.
 func (s *Store) CountByStatus(ctx context.Context, partitions int) (map[Status]int64, error) {

@@ -1,0 +1,259 @@
+// Package replay runs the whole pipeline, on embedded servers, over recorded
+// traffic (as `inbond simulate --out` writes it) as fast as it goes, and
+// writes every output to a directory, sorted, so that two runs over the same
+// traffic give byte-identical files: alerts.jsonl (every alert with its
+// audit trail) and shipments.jsonl (every final state). A user backtests the
+// rules' thresholds with it; the tests check the whole system with it.
+//
+// The partitions' clocks do not move with wall time: they stop at the
+// traffic's last event, so what the timers fire is a function of the
+// traffic alone.
+package replay
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/inbond/inbond/alerts"
+	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/pipeline"
+	"github.com/inbond/inbond/processor"
+	"github.com/inbond/inbond/sim"
+	"github.com/inbond/inbond/state"
+	"go.uber.org/zap"
+)
+
+// Config configures a replay.
+type Config struct {
+	Traffic []sim.Message
+	OutDir  string      // created if missing
+	Rules   *alerts.Env // nil: alerts.DefaultEnv
+	Log     *zap.Logger
+	// Progress, when set, receives a line now and then.
+	Progress io.Writer
+}
+
+// Summary is what a replay produced.
+type Summary struct {
+	Messages, Events, DeadLetters int64
+	Shipments                     int
+	Alerts                        map[alerts.Rule]int
+	Elapsed                       time.Duration
+}
+
+// prefix is where a replay keeps state in its own in-process Redis.
+const prefix = "inbond-replay:"
+
+// Run replays cfg.Traffic and writes the outputs.
+func Run(ctx context.Context, cfg Config) (Summary, error) {
+	began := time.Now()
+	sum := Summary{Alerts: map[alerts.Rule]int{}}
+	env := cfg.Rules
+	if env == nil {
+		var err error
+		if env, err = alerts.DefaultEnv(); err != nil {
+			return sum, err
+		}
+	}
+	say := func(format string, args ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, format+"\n", args...)
+		}
+	}
+	sysCfg := pipeline.Embedded(0, "127.0.0.1:0")
+	sysCfg.Redis = pipeline.Redis{InProcess: true, Prefix: prefix}
+	sysCfg.Process = &processor.Config{Owner: "replay", SessionTimeout: 6 * time.Second, Alerts: env, FrozenClock: true, StallAfter: -1}
+	sysCfg.Log = cfg.Log
+	sys, err := pipeline.Start(ctx, sysCfg)
+	if err != nil {
+		return sum, err
+	}
+	defer sys.Stop() //nolint:errcheck // stopped and checked below on the happy path
+	pub, err := sim.NewNetPublisher(sys.MQTTURL, "inbond-replay-carriers", sys.Brokers)
+	if err != nil {
+		return sum, err
+	}
+	n, err := sim.Play(ctx, cfg.Traffic, pub, sim.Pace{})
+	_ = pub.Close()
+	if err != nil {
+		return sum, err
+	}
+	sum.Messages = int64(n)
+	say("published %d messages in %s", n, time.Since(began).Round(time.Millisecond))
+	if err := waitForwarded(ctx, sys, &sum); err != nil {
+		return sum, err
+	}
+	if err := waitSettled(ctx, sys); err != nil {
+		return sum, err
+	}
+	say("the pipeline settled after %s", time.Since(began).Round(time.Millisecond))
+	if err := write(ctx, sys.Store, cfg.OutDir, &sum); err != nil {
+		return sum, err
+	}
+	if err := sys.Stop(); err != nil {
+		return sum, err
+	}
+	sum.Elapsed = time.Since(began)
+	return sum, nil
+}
+
+// write dumps the alerts and the final states, sorted, one JSON a line.
+func write(ctx context.Context, store *state.Store, dir string, sum *Summary) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var all []alerts.Alert
+	var ships []*state.Shipment
+	for p := range bus.DefaultPartitions {
+		ids, err := store.Members(ctx, p, processor.AllAlerts)
+		if err != nil {
+			return err
+		}
+		suffixes := make([]string, len(ids))
+		for i, id := range ids {
+			suffixes[i] = processor.AlertSuffix(id)
+		}
+		recs, err := store.LoadRecords(ctx, p, suffixes)
+		if err != nil {
+			return err
+		}
+		for i, b := range recs {
+			var a alerts.Alert
+			if err := json.Unmarshal(b, &a); err != nil {
+				return fmt.Errorf("alert %s: %w", ids[i], err)
+			}
+			all = append(all, a)
+		}
+		members, err := store.Members(ctx, p, "ships")
+		if err != nil {
+			return err
+		}
+		shipIDs := make([]event.ShipmentID, len(members))
+		for i, m := range members {
+			shipIDs[i] = event.ShipmentID(m)
+		}
+		loaded, err := store.Load(ctx, p, shipIDs)
+		if err != nil {
+			return err
+		}
+		for _, id := range shipIDs {
+			if sh := loaded[id]; sh != nil {
+				ships = append(ships, sh)
+			}
+		}
+	}
+	slices.SortFunc(all, func(a, b alerts.Alert) int {
+		return cmp.Or(strings.Compare(string(a.Shipment), string(b.Shipment)), strings.Compare(string(a.Rule), string(b.Rule)),
+			a.OpenedAt.Compare(b.OpenedAt), strings.Compare(a.ID, b.ID))
+	})
+	slices.SortFunc(ships, func(a, b *state.Shipment) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	for _, a := range all {
+		sum.Alerts[a.Rule]++
+	}
+	sum.Shipments = len(ships)
+	if err := writeLines(filepath.Join(dir, "alerts.jsonl"), len(all), func(i int) (any, error) { return all[i], nil }); err != nil {
+		return err
+	}
+	return writeLines(filepath.Join(dir, "shipments.jsonl"), len(ships), func(i int) (any, error) { return ships[i], nil })
+}
+
+func writeLines(path string, n int, line func(int) (any, error)) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for i := range n {
+		v, err := line(i)
+		if err == nil {
+			var b []byte
+			if b, err = json.Marshal(v); err == nil {
+				_, err = w.Write(append(b, '\n'))
+			}
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// waitForwarded waits until the gateways wrote a record for every message.
+func waitForwarded(ctx context.Context, sys *pipeline.System, sum *Summary) error {
+	for {
+		events, dlq, err := sys.Forwarded(ctx)
+		if err != nil {
+			return err
+		}
+		if events+dlq >= sum.Messages {
+			sum.Events, sum.DeadLetters = events, dlq
+			return nil
+		}
+		if err := pause(ctx, sys); err != nil {
+			return err
+		}
+	}
+}
+
+// waitSettled waits until the processor has applied every event, fired
+// every timer its clocks have passed and published every transition: the
+// stored positions at the log's ends and nothing changing in Redis for a
+// few flush intervals.
+func waitSettled(ctx context.Context, sys *pipeline.System) error {
+	ends, err := bus.EndOffsets(ctx, sys.Brokers, string(event.TopicEvents))
+	if err != nil {
+		return err
+	}
+	var last string
+	quiet := 0
+	for quiet < 5 {
+		stored, err := sys.Store.Offsets(ctx, len(ends))
+		if err != nil {
+			return err
+		}
+		caughtUp := true
+		for p, end := range ends {
+			caughtUp = caughtUp && max(stored[p], 0) >= end
+		}
+		mark, err := sys.Store.Fingerprint(ctx, len(ends), processor.AllAlerts)
+		if err != nil {
+			return err
+		}
+		if caughtUp && mark == last {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last = mark
+		if err := pause(ctx, sys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pause(ctx context.Context, sys *pipeline.System) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-sys.Ended():
+		return fmt.Errorf("replay: a stage stopped: %w", sys.Stop())
+	case <-time.After(100 * time.Millisecond):
+		return nil
+	}
+}
