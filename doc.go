@@ -10,7 +10,8 @@
 //	9  demo, replay                     the live demo; the whole pipeline over recorded traffic, every output
 //	8  pipeline                         the assembly: servers and stages from one Config; the benchmark
 //	7  ingest/ingesttest                the contract every gateway passes
-//	6  processor, sim, internal/testenv the apply loop; the carriers' simulator; servers for tests
+//	6  processor, sim, alerts/desk,    the apply loop; the carriers' simulator; officers' alert tools;
+//	   internal/testenv                 servers for tests
 //	5  alerts                           the deviation rules: their names, severities and limits
 //	4  state, ingest                    shipment state in Redis; the gateways
 //	3  internal/embedded                in-process Kafka, MQTT and Redis

@@ -22,7 +22,7 @@ var floors = [][]string{
 	{"internal/embedded"},
 	{"state", "ingest"},
 	{"alerts"},
-	{"processor", "sim", "internal/testenv"},
+	{"processor", "sim", "internal/testenv", "alerts/desk"},
 	{"ingest/ingesttest"},
 	{"pipeline"},
 	{"demo", "replay"},

@@ -14,6 +14,10 @@ const (
 	KindTelemetry Kind = "telemetry" // sensor readings from carriers' devices
 	KindCarrier   Kind = "carrier"   // movement milestones reported by carriers' systems
 	KindManifest  Kind = "manifest"  // the in-bond declaration itself
+	// KindCommand is what people do (an officer acknowledging an alert):
+	// written to inbond.events by inbond itself, never accepted from a
+	// carrier's channel, and applied in order like any event.
+	KindCommand Kind = "command"
 )
 
 const typePrefix = "gov.cbp.inbond."
@@ -35,6 +39,8 @@ const (
 	TypeDelivered          Type = typePrefix + "carrier.delivered.v1"
 
 	TypeManifest Type = typePrefix + "manifest.v1"
+
+	TypeAlertCommand Type = typePrefix + "command.alert.v1"
 )
 
 // payloadFactories maps every known type to a constructor of its empty payload.
@@ -53,6 +59,7 @@ var payloadFactories = map[Type]func() Payload{
 	TypeExported:           func() Payload { return new(Exported) },
 	TypeDelivered:          func() Payload { return new(Delivered) },
 	TypeManifest:           func() Payload { return new(Manifest) },
+	TypeAlertCommand:       func() Payload { return new(AlertCommand) },
 }
 
 // Known reports whether t is a type inbond understands.
@@ -72,6 +79,8 @@ func (t Type) Kind() Kind {
 		return KindTelemetry
 	case strings.HasPrefix(rest, "carrier."):
 		return KindCarrier
+	case strings.HasPrefix(rest, "command."):
+		return KindCommand
 	default:
 		return KindManifest
 	}
@@ -81,7 +90,7 @@ func (t Type) Kind() Kind {
 // "manifest". It is the segment between the kind and the version.
 func (t Type) Short() string {
 	rest := strings.TrimPrefix(string(t), typePrefix)
-	rest = strings.TrimPrefix(strings.TrimPrefix(rest, "telemetry."), "carrier.")
+	rest = strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(rest, "telemetry."), "carrier."), "command.")
 	return strings.TrimSuffix(rest, ".v1")
 }
 

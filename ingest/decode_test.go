@@ -162,3 +162,24 @@ func TestCanonicalEncodingIsStable(t *testing.T) {
 		}
 	}
 }
+
+// Commands are what officers do, written by inbond itself: no carrier
+// channel accepts one, whatever form it comes in.
+func TestCarriersCannotSendCommands(t *testing.T) {
+	dec := testDecoder()
+	cmd := `"type":"alert","time":"2026-10-01T12:00:00Z","data":{"alert":"abc","action":"resolve","by":"me"}`
+	for name, c := range map[string]struct {
+		o    func() ingest.Origin
+		body string
+	}{
+		"mqtt events, compact": {func() ingest.Origin { o, _ := ingest.MQTTOrigin("inbond/v1/ENBR/SHP-BAD/events"); return o }, `{` + cmd + `}`},
+		"kafka, compact": {func() ingest.Origin { return ingest.KafkaOrigin(string(event.TopicCarrierEvents), []byte("SHP-BAD")) },
+			`{"shipment":"SHP-BAD","carrier":"ENBR",` + cmd + `}`},
+		"kafka, full type": {func() ingest.Origin { return ingest.KafkaOrigin(string(event.TopicCarrierEvents), []byte("SHP-BAD")) },
+			`{"shipment":"SHP-BAD","carrier":"ENBR","type":"gov.cbp.inbond.command.alert.v1","time":"2026-10-01T12:00:00Z","data":{"alert":"abc","action":"resolve","by":"me"}}`},
+	} {
+		if e, rej := dec.Decode(c.o(), []byte(c.body)); rej == nil || rej.Reason != wire.ReasonWrongChannel {
+			t.Errorf("%s: accepted as %v, or refused as %v; want wrong_channel", name, e, rej)
+		}
+	}
+}

@@ -59,21 +59,21 @@ func newAlerting(env *alerts.Env, frozen bool, latest *atomic.Int64, clock int64
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// watchSuffix is the record key of a shipment's watch.
-func watchSuffix(id event.ShipmentID) string { return "watch:" + string(id) }
-
-// activeAlerts is the set of the partition's alerts that are not resolved.
-const activeAlerts = "alerts:active"
-
-// AllAlerts is the set of every alert of a partition, by ID; the alert's
-// record is the record "alert:<id>" (state.Store.LoadRecords).
-const AllAlerts = "alerts:all"
-
-// AlertSuffix is the record key suffix of an alert.
-func AlertSuffix(id string) string { return "alert:" + id }
-
 // observe judges e for en, firing en's own timers due by e's time first.
+// A command (an officer's action) is applied to its alert and moves no
+// clock: it carries the wall time it was given at.
 func (a *alerting) observe(en *entry, e *event.Envelope, applied bool, log *zap.Logger) {
+	if c, ok := e.Data.(*event.AlertCommand); ok {
+		if !applied {
+			return
+		}
+		ts, err := en.watch.Command(e, c)
+		if err != nil {
+			log.Warn("command refused", zap.String("event", e.ID), zap.Error(err))
+		}
+		a.take(en, ts, log)
+		return
+	}
 	t := a.timeOf(e)
 	a.fireOwn(en, t, log)
 	a.take(en, en.watch.Observe(a.env, en.sh, e, applied), log)
@@ -137,9 +137,9 @@ func (a *alerting) take(en *entry, ts []alerts.Transition, log *zap.Logger) {
 		if err == nil {
 			var out []byte
 			if out, err = t.Marshal(); err == nil {
-				a.records = append(a.records, state.Record{Suffix: AlertSuffix(t.Alert.ID), Value: rec})
-				a.members = append(a.members, state.Member{Set: activeAlerts, Member: t.Alert.ID, Remove: !t.Alert.Active()},
-					state.Member{Set: AllAlerts, Member: t.Alert.ID})
+				a.records = append(a.records, state.Record{Suffix: alerts.RecordSuffix(t.Alert.ID), Value: rec})
+				a.members = append(a.members, state.Member{Set: alerts.ActiveSet, Member: t.Alert.ID, Remove: !t.Alert.Active()},
+					state.Member{Set: alerts.AllSet, Member: t.Alert.ID})
 				a.outbox = append(a.outbox, out)
 				a.transitions++
 				continue
@@ -180,7 +180,7 @@ func (a *alerting) extra(entries []*entry) *state.Extra {
 	x := &state.Extra{Records: a.records, Members: a.members, Outbox: a.outbox, Clock: a.clock}
 	for _, en := range entries {
 		if b, err := json.Marshal(en.watch); err == nil {
-			x.Records = append(x.Records, state.Record{Suffix: watchSuffix(en.sh.ID), Value: b})
+			x.Records = append(x.Records, state.Record{Suffix: alerts.WatchSuffix(en.sh.ID), Value: b})
 		}
 	}
 	for id, due := range a.changedTimers {
@@ -199,7 +199,7 @@ func (a *alerting) flushed() {
 func loadWatches(ctx context.Context, store *state.Store, part int, ids []event.ShipmentID) (map[event.ShipmentID]*alerts.Watch, error) {
 	suffixes := make([]string, len(ids))
 	for i, id := range ids {
-		suffixes[i] = watchSuffix(id)
+		suffixes[i] = alerts.WatchSuffix(id)
 	}
 	recs, err := retry.Forever(ctx, retry.Default, func() ([][]byte, error) { return store.LoadRecords(ctx, part, suffixes) })
 	if err != nil {

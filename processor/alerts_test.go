@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/alerts"
+	"github.com/inbond/inbond/alerts/desk"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest/ingesttest"
+	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/testenv"
 	"github.com/inbond/inbond/processor"
@@ -170,4 +172,79 @@ func startTunedProcessor(t *testing.T, brokers []string, store *state.Store, gro
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// An officer's acknowledgement and resolution are commands on the log: the
+// processor applies them to the alert in order, records who and why, and
+// publishes each transition; a command for a resolved alert changes nothing.
+func TestOfficersCommandsGoThroughTheLog(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	r := testenv.NewRedis(t)
+	store, err := state.NewStore(r.Client, r.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, _ := scenarioEvents(t, "deviations", 1)
+	produce(t, brokers, envs)
+	env, err := alerts.DefaultEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	startTunedProcessor(t, brokers, store, "g-desk", "a", func(c *processor.Config) { c.Alerts, c.FrozenClock = env, true })
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+
+	w := bus.NewWriter(brokers)
+	defer w.Close()
+	d := &desk.Desk{Store: store, Writer: w}
+	active, err := d.List(context.Background(), desk.Filter{ActiveOnly: true})
+	if err != nil || len(active) == 0 {
+		t.Fatalf("active alerts %v %v", active, err)
+	}
+	a := active[0]
+	if _, err := d.Acknowledge(context.Background(), a.ID, "officer-ortiz", "on my way"); err != nil {
+		t.Fatal(err)
+	}
+	waitAlert(t, d, a.ID, func(x alerts.Alert) bool { return x.Status == alerts.StatusAcknowledged })
+	if _, err := d.Resolve(context.Background(), a.ID, "officer-ortiz", "resealed at the port, cargo intact"); err != nil {
+		t.Fatal(err)
+	}
+	got := waitAlert(t, d, a.ID, func(x alerts.Alert) bool { return x.Status == alerts.StatusResolved })
+	last := got.History[len(got.History)-1]
+	if last.By != "officer-ortiz" || last.Note != "resealed at the port, cargo intact" || len(got.History) != len(a.History)+2 {
+		t.Fatalf("audit trail %+v", got.History)
+	}
+	if _, err := d.Resolve(context.Background(), a.ID, "officer-ortiz", "again"); err == nil {
+		t.Fatal("a resolved alert was resolved again")
+	}
+	if still, _ := d.List(context.Background(), desk.Filter{ActiveOnly: true}); slices.ContainsFunc(still, func(x alerts.Alert) bool { return x.ID == a.ID }) {
+		t.Fatal("the resolved alert is still in the active set")
+	}
+	published := testenv.ReadTopic(t, brokers, string(event.TopicAlerts), len(got.History), 30*time.Second)
+	n := 0
+	for _, part := range published {
+		for _, m := range part {
+			var ce alerts.TransitionEvent
+			if json.Unmarshal(m.Value, &ce) == nil && ce.Data.ID == a.ID {
+				n++
+			}
+		}
+	}
+	if n != len(got.History) {
+		t.Fatalf("%d transitions of the alert published, %d in its history", n, len(got.History))
+	}
+}
+
+func waitAlert(t *testing.T, d *desk.Desk, id string, ok func(alerts.Alert) bool) alerts.Alert {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		a, err := d.Get(context.Background(), id)
+		if err == nil && ok(a) {
+			return a
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alert %s: %+v (%v) after 20 s", id, a, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -115,13 +115,13 @@ func write(ctx context.Context, store *state.Store, dir string, sum *Summary) er
 	var all []alerts.Alert
 	var ships []*state.Shipment
 	for p := range bus.DefaultPartitions {
-		ids, err := store.Members(ctx, p, processor.AllAlerts)
+		ids, err := store.Members(ctx, p, alerts.AllSet)
 		if err != nil {
 			return err
 		}
 		suffixes := make([]string, len(ids))
 		for i, id := range ids {
-			suffixes[i] = processor.AlertSuffix(id)
+			suffixes[i] = alerts.RecordSuffix(id)
 		}
 		recs, err := store.LoadRecords(ctx, p, suffixes)
 		if err != nil {
@@ -230,7 +230,7 @@ func waitSettled(ctx context.Context, sys *pipeline.System) error {
 		for p, end := range ends {
 			caughtUp = caughtUp && max(stored[p], 0) >= end
 		}
-		mark, err := sys.Store.Fingerprint(ctx, len(ends), processor.AllAlerts)
+		mark, err := sys.Store.Fingerprint(ctx, len(ends), alerts.AllSet)
 		if err != nil {
 			return err
 		}

@@ -216,6 +216,9 @@ func Apply(s *Shipment, e *event.Envelope) (Outcome, error) {
 		return Duplicate, nil
 	}
 	s.EventCount++
+	if e.Kind() == event.KindCommand {
+		return Applied, nil // people's actions change the alerts, not the movement (nor its times)
+	}
 	if s.FirstEventAt.IsZero() || e.Time.Before(s.FirstEventAt) || (e.Time.Equal(s.FirstEventAt) && e.Carrier < s.FirstCarrier) {
 		s.FirstCarrier = e.Carrier
 	}
