@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/processor"
@@ -61,7 +62,11 @@ func (r BenchRun) String() string {
 type BenchResult struct {
 	Baseline  BenchRun // read from Kafka, one pipelined Redis write per event, nothing else
 	Processor BenchRun // the processor: decode, apply, atomic flush of state + offset
+	Rules     BenchRun // the same with the deviation rules on (and their records in the flush)
 }
+
+// RulesRatio is the throughput with the rules on as a fraction of without.
+func (r BenchResult) RulesRatio() float64 { return r.Rules.PerSecond / r.Processor.PerSecond }
 
 // Ratio is the processor's throughput as a fraction of the baseline's.
 func (r BenchResult) Ratio() float64 { return r.Processor.PerSecond / r.Baseline.PerSecond }
@@ -89,6 +94,10 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	say("loaded %d events for %d shipments into in-process Kafka (%d partitions)", len(envs), cfg.Shipments, bus.DefaultPartitions)
 
+	env, err := alerts.DefaultEnv()
+	if err != nil {
+		return BenchResult{}, err
+	}
 	var res BenchResult
 	rounds := max(cfg.Rounds, 2)
 	for i := range rounds {
@@ -98,21 +107,30 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 			return res, err
 		}
 		say("round %d baseline   %s", i+1, b)
-		p, err := processorRun(ctx, brokers, cfg.Redis, cfg.Prefix+"proc"+tag+":", "inbond-bench-"+tag, len(envs))
+		p, err := processorRun(ctx, brokers, cfg.Redis, cfg.Prefix+"proc"+tag+":", "inbond-bench-"+tag, len(envs), nil)
 		if err != nil {
 			return res, err
 		}
 		say("round %d processor  %s", i+1, p)
+		rr, err := processorRun(ctx, brokers, cfg.Redis, cfg.Prefix+"rules"+tag+":", "inbond-bench-rules-"+tag, len(envs), env)
+		if err != nil {
+			return res, err
+		}
+		say("round %d with rules %s", i+1, rr)
 		if b.PerSecond > res.Baseline.PerSecond {
 			res.Baseline = b
 		}
 		if p.PerSecond > res.Processor.PerSecond {
 			res.Processor = p
 		}
+		if rr.PerSecond > res.Rules.PerSecond {
+			res.Rules = rr
+		}
 	}
 	say("best baseline   %s", res.Baseline)
 	say("best processor  %s", res.Processor)
-	say("processor / baseline = %.2f", res.Ratio())
+	say("best with rules %s", res.Rules)
+	say("processor / baseline = %.2f; rules on / off = %.2f", res.Ratio(), res.RulesRatio())
 	return res, nil
 }
 
@@ -197,7 +215,7 @@ func baseline(ctx context.Context, brokers []string, rdb *redis.Client, prefix s
 // processorRun runs one processor, assembled as `inbond process` is, from the
 // start of the topic until the offsets stored in Redis reach the end of every
 // partition.
-func processorRun(ctx context.Context, brokers []string, rdb *redis.Client, prefix, group string, total int) (BenchRun, error) {
+func processorRun(ctx context.Context, brokers []string, rdb *redis.Client, prefix, group string, total int, rules *alerts.Env) (BenchRun, error) {
 	ends, err := bus.EndOffsets(ctx, brokers, string(event.TopicEvents))
 	if err != nil {
 		return BenchRun{}, err
@@ -209,7 +227,7 @@ func processorRun(ctx context.Context, brokers []string, rdb *redis.Client, pref
 		Kafka: Kafka{Brokers: brokers},
 		Redis: Redis{Client: rdb, Prefix: prefix},
 		Process: &processor.Config{
-			Group: group, Owner: "bench", SessionTimeout: 6 * time.Second,
+			Group: group, Owner: "bench", SessionTimeout: 6 * time.Second, Alerts: rules, FrozenClock: true,
 			OnFlush: func(d time.Duration, _, _ int) { mu.Lock(); lat = append(lat, d); mu.Unlock() },
 		},
 	})

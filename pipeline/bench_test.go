@@ -23,6 +23,8 @@ func BenchmarkProcessor(b *testing.B) {
 		b.ReportMetric(res.Processor.PerSecond, "events/s")
 		b.ReportMetric(res.Baseline.PerSecond, "baseline-events/s")
 		b.ReportMetric(res.Ratio(), "ratio")
+		b.ReportMetric(res.Rules.PerSecond, "rules-events/s")
+		b.ReportMetric(res.RulesRatio(), "rules-ratio")
 		b.ReportMetric(float64(res.Processor.Latency.P50.Microseconds()), "flush-p50-µs")
 		b.ReportMetric(float64(res.Processor.Latency.P99.Microseconds()), "flush-p99-µs")
 	}
