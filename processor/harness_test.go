@@ -326,7 +326,7 @@ func startProcessProcess(t *testing.T, brokers []string, r *testenv.Redis, group
 	t.Helper()
 	args := append([]string{"process", "--kafka-brokers", strings.Join(brokers, ","), "--redis", r.Addr,
 		"--key-prefix", r.Prefix, "--group", group, "--owner", owner, "--session-timeout", "1s",
-		"--metrics-addr", "", "--log-format", "json"}, extra...)
+		"--metrics-addr", "", "--log-format", "json", "--rules=false"}, extra...) // a later --rules turns them on
 	cmd := exec.Command(inbondBinary(t), args...)
 	buf := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
