@@ -11,7 +11,7 @@
 //	8  pipeline                         the assembly: servers and stages from one Config; the benchmark
 //	7  ingest/ingesttest                the contract every gateway passes
 //	6  processor, sim, alerts/desk,    the apply loop; the carriers' simulator; officers' alert tools;
-//	   internal/testenv                 servers for tests
+//	   alerts/webhook, internal/testenv the webhook sink; servers for tests
 //	5  alerts                           the deviation rules: their names, severities and limits
 //	4  state, ingest                    shipment state in Redis; the gateways
 //	3  internal/embedded                in-process Kafka, MQTT and Redis

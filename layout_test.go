@@ -22,7 +22,7 @@ var floors = [][]string{
 	{"internal/embedded"},
 	{"state", "ingest"},
 	{"alerts"},
-	{"processor", "sim", "internal/testenv", "alerts/desk"},
+	{"processor", "sim", "internal/testenv", "alerts/desk", "alerts/webhook"},
 	{"ingest/ingesttest"},
 	{"pipeline"},
 	{"demo", "replay"},

@@ -39,6 +39,9 @@ const (
 	// TopicAlerts carries every alert transition the processor makes, as a
 	// CloudEvent keyed by shipment; its id deduplicates a re-publication.
 	TopicAlerts Topic = "inbond.alerts"
+	// TopicAlertsDLQ carries alert deliveries that failed every attempt, with
+	// the target and the reason.
+	TopicAlertsDLQ Topic = "inbond.alerts.dlq"
 )
 
 var (

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inbond/inbond/alerts/webhook"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/internal/bus"
@@ -37,8 +38,9 @@ type Config struct {
 	MQTT  MQTT
 	Redis Redis // used by the processor
 
-	Ingest  *Ingest
-	Process *processor.Config // Brokers, Store, Metrics and Log are filled in by Start
+	Ingest   *Ingest
+	Process  *processor.Config // Brokers, Store, Metrics and Log are filled in by Start
+	Webhooks *webhook.Config   // the webhook sink of inbond.alerts
 
 	// MetricsAddr is the listen address of /metrics ("" disables it).
 	MetricsAddr string
@@ -184,6 +186,13 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		if err := s.startProcessor(ctx, cfg.Redis, *cfg.Process); err != nil {
 			return s, err
 		}
+	}
+	if cfg.Webhooks != nil {
+		sink, err := webhook.New(*cfg.Webhooks, webhook.Options{Brokers: s.Brokers, Log: s.log, Metrics: webhook.NewMetrics(s.Registry)})
+		if err != nil {
+			return s, err
+		}
+		s.run("webhooks", sink.Run)
 	}
 	return s, nil
 }

@@ -17,6 +17,8 @@ func benchCommand() *ffcli.Command {
 	rf.register(fs)
 	events := fs.Int("events", 500_000, "events to pre-generate and stream through")
 	shipments := fs.Int("shipments", 1000, "shipments the events belong to")
+	latency := fs.Bool("latency", true, "then time ingest -> alert: simulated carriers with every deviation into the gateways, processor and rules")
+	rate := fs.Float64("rate", 10_000, "messages per second the latency run publishes into the gateways")
 	return command("bench", "inbond bench [flags]",
 		"Measure the processor: stream pre-generated events through in-process Kafka into it with the real Redis at --redis, next to a baseline measured in the same run (read from Kafka, one pipelined Redis write per event).",
 		fs, func(ctx context.Context, _ []string) error {
@@ -30,9 +32,12 @@ func benchCommand() *ffcli.Command {
 				return fmt.Errorf("the benchmark needs a real Redis: %s: %w", rf.addr, err)
 			}
 			fmt.Printf("inbond bench: %d events, %d shipments, Redis %s (keys under %s, removed afterwards)\n", *events, *shipments, rf.addr, rf.prefix)
-			_, err = pipeline.Bench(ctx, pipeline.BenchConfig{
+			if _, err = pipeline.Bench(ctx, pipeline.BenchConfig{
 				Redis: rdb, Prefix: rf.prefix, Events: *events, Shipments: *shipments, Out: os.Stdout,
-			})
+			}); err != nil || !*latency {
+				return err
+			}
+			_, err = pipeline.Latency(ctx, pipeline.LatencyConfig{Redis: rdb, Prefix: rf.prefix + "latency:", Rate: *rate, Out: os.Stdout})
 			return err
 		})
 }

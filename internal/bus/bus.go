@@ -37,6 +37,7 @@ func Topics(eventPartitions int) []TopicSpec {
 		{event.TopicCarrierEvents, eventPartitions},
 		{event.TopicManifests, 3},
 		{event.TopicAlerts, 3},
+		{event.TopicAlertsDLQ, 3},
 	}
 }
 
