@@ -26,19 +26,23 @@ import (
 // whose time is further ahead of their receipt than the rules allow do not
 // move it: a device's clock is no watermark), and while the partition is idle
 // it moves on from there at the pace of wall time, never jumping to the wall
-// clock (unless FrozenClock, as in a replay). A timer fires when the clock
-// passes its due time, with the rules told the due time itself as "now", so
-// what it opens does not depend on when the check ran; a shipment's own due
-// timers fire before its next later event is judged. Timers and the clock are
-// flushed with the state, so they survive restarts and rebalances.
+// clock (unless FrozenClock, as in a replay). The watermark that fires
+// timers stays Config.Lateness behind the clock, because one shipment's
+// channels (MQTT telemetry, Kafka milestones) race each other: a timer fires
+// once the watermark passes its due time, with the rules told the due time
+// itself as "now", so what it opens does not depend on when the check ran; a
+// shipment's own due timers fire before its next event later than the due
+// time by the lateness is judged. Timers and the clock are flushed with the
+// state, so they survive restarts and rebalances.
 type alerting struct {
-	env    *alerts.Env
-	frozen bool
-	latest *atomic.Int64 // the instance's latest event time, which a frozen clock follows
-	clock  int64         // unix ms
-	idleAt time.Time     // wall time the clock last moved by an event
-	timers map[event.ShipmentID]int64
-	due    dueHeap
+	env      *alerts.Env
+	frozen   bool
+	lateness int64         // ms the watermark stays behind the clock: how far channels may lag each other
+	latest   *atomic.Int64 // the instance's latest event time, which a frozen clock follows
+	clock    int64         // unix ms
+	idleAt   time.Time     // wall time the clock last moved by an event
+	timers   map[event.ShipmentID]int64
+	due      dueHeap
 
 	// Since the last flush:
 	changedTimers map[event.ShipmentID]int64
@@ -48,8 +52,8 @@ type alerting struct {
 	transitions   int
 }
 
-func newAlerting(env *alerts.Env, frozen bool, latest *atomic.Int64, clock int64, timers map[event.ShipmentID]int64) *alerting {
-	a := &alerting{env: env, frozen: frozen, latest: latest, clock: clock, idleAt: time.Now(), timers: timers, changedTimers: map[event.ShipmentID]int64{}}
+func newAlerting(env *alerts.Env, frozen bool, lateness time.Duration, latest *atomic.Int64, clock int64, timers map[event.ShipmentID]int64) *alerting {
+	a := &alerting{env: env, frozen: frozen, lateness: lateness.Milliseconds(), latest: latest, clock: clock, idleAt: time.Now(), timers: timers, changedTimers: map[event.ShipmentID]int64{}}
 	for id, due := range timers {
 		a.due = append(a.due, dueItem{id, due})
 	}
@@ -75,7 +79,7 @@ func (a *alerting) observe(en *entry, e *event.Envelope, applied bool, log *zap.
 		return
 	}
 	t := a.timeOf(e)
-	a.fireOwn(en, t, log)
+	a.fireOwn(en, t-a.lateness, log)
 	a.take(en, en.watch.Observe(a.env, en.sh, e, applied), log)
 	if t > a.clock {
 		a.clock, a.idleAt = t, time.Now()
@@ -165,7 +169,7 @@ func (a *alerting) idle(now time.Time) []event.ShipmentID {
 		}
 	}
 	var ids []event.ShipmentID
-	for len(a.due) > 0 && a.due[0].due <= a.clock {
+	for len(a.due) > 0 && a.due[0].due <= a.clock-a.lateness {
 		it := heap.Pop(&a.due).(dueItem)
 		if a.timers[it.id] == it.due { // else superseded: a later push holds the current one
 			ids = append(ids, it.id)

@@ -55,9 +55,15 @@ type Config struct {
 	// it instead of moving it on at wall pace: a replay of recorded traffic
 	// then ends at the traffic's last event, deterministically.
 	FrozenClock bool
-	Store       *state.Store
-	Metrics     *Metrics
-	Log         *zap.Logger
+	// Lateness is how far behind the clock the watermark that fires timers
+	// stays: how much later, in event time, one channel's events may reach
+	// the partition than another's (MQTT telemetry and Kafka milestones of
+	// one shipment race each other). A timer fires once the clock is past
+	// its due time by this much (default 1 min; negative: 0).
+	Lateness time.Duration
+	Store    *state.Store
+	Metrics  *Metrics
+	Log      *zap.Logger
 	// OnFlush, when set, is called after every successful flush with its
 	// latency and size (the benchmark uses it). It runs on partition
 	// goroutines, concurrently, and must be cheap.
@@ -87,6 +93,10 @@ func (c *Config) setDefaults() {
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 10 * time.Second
 	}
+	if c.Lateness == 0 {
+		c.Lateness = time.Minute
+	}
+	c.Lateness = max(c.Lateness, 0)
 	if c.StallAfter == 0 {
 		c.StallAfter = 30 * time.Second
 	}

@@ -72,7 +72,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	sysCfg := pipeline.Embedded(0, "127.0.0.1:0")
 	sysCfg.Redis = pipeline.Redis{InProcess: true, Prefix: prefix}
-	sysCfg.Process = &processor.Config{Owner: "replay", SessionTimeout: 6 * time.Second, Alerts: env, FrozenClock: true, StallAfter: -1}
+	sysCfg.Process = &processor.Config{Owner: "replay", SessionTimeout: 6 * time.Second, Alerts: env, FrozenClock: true,
+		StallAfter: -1, Lateness: 2 * window}
 	sysCfg.Log = cfg.Log
 	sys, err := pipeline.Start(ctx, sysCfg)
 	if err != nil {
@@ -83,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	n, err := sim.Play(ctx, cfg.Traffic, pub, sim.Pace{})
+	n, err := playInLockstep(ctx, sys, cfg.Traffic, pub)
 	_ = pub.Close()
 	if err != nil {
 		return sum, err
@@ -193,6 +194,35 @@ func writeLines(path string, n int, line func(int) (any, error)) error {
 	return f.Close()
 }
 
+// window is how much event time a replay publishes before it waits for the
+// gateways to have forwarded all of it. The MQTT and Kafka paths race each
+// other; publishing window by window keeps one channel's events from getting
+// further ahead of the other's than this (the processor's lateness is twice
+// it), so the outputs do not depend on which gateway ran faster.
+const window = 15 * time.Minute
+
+// playInLockstep publishes msgs (sorted by time) window by window, waiting
+// after each until the gateways have written a record for all of it.
+func playInLockstep(ctx context.Context, sys *pipeline.System, msgs []sim.Message, pub sim.Publisher) (int, error) {
+	sent := 0
+	for sent < len(msgs) {
+		end := sent + 1
+		for end < len(msgs) && msgs[end].At.Before(msgs[sent].At.Add(window)) {
+			end++
+		}
+		n, err := sim.Play(ctx, msgs[sent:end], pub, sim.Pace{})
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+		s := Summary{Messages: int64(sent)}
+		if err := waitForwarded(ctx, sys, &s); err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
 // waitForwarded waits until the gateways wrote a record for every message.
 func waitForwarded(ctx context.Context, sys *pipeline.System, sum *Summary) error {
 	for {
@@ -204,7 +234,7 @@ func waitForwarded(ctx context.Context, sys *pipeline.System, sum *Summary) erro
 			sum.Events, sum.DeadLetters = events, dlq
 			return nil
 		}
-		if err := pause(ctx, sys); err != nil {
+		if err := pause(ctx, sys, 2*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -240,20 +270,20 @@ func waitSettled(ctx context.Context, sys *pipeline.System) error {
 			quiet = 0
 		}
 		last = mark
-		if err := pause(ctx, sys); err != nil {
+		if err := pause(ctx, sys, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func pause(ctx context.Context, sys *pipeline.System) error {
+func pause(ctx context.Context, sys *pipeline.System, d time.Duration) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-sys.Ended():
 		return fmt.Errorf("replay: a stage stopped: %w", sys.Stop())
-	case <-time.After(100 * time.Millisecond):
+	case <-time.After(d):
 		return nil
 	}
 }
