@@ -35,6 +35,14 @@ func (env *Env) severity(r Rule) Severity {
 }
 
 // corridor is the shipment's declared corridor, nil when it has none known.
+func (j *judge) corridor() *corridors.Corridor {
+	if !j.routeKnown {
+		j.route, j.routeKnown = j.env.corridor(j.sh), true
+	}
+	return j.route
+}
+
+// corridor is the shipment's declared corridor, nil when it has none known.
 func (env *Env) corridor(sh *state.Shipment) *corridors.Corridor {
 	if sh.Manifest == nil || sh.Manifest.Corridor == "" {
 		return nil
@@ -50,6 +58,9 @@ type Watch struct {
 	Shipment event.ShipmentID `json:"shipment"`
 	Active   map[Rule]*Alert  `json:"active,omitempty"`
 	Memory   Memory           `json:"memory"`
+	// judge is the evaluation under way, kept here so that Observe, called
+	// for every event, allocates none.
+	judge judge
 }
 
 // NewWatch returns the watch of a shipment no rule has looked at.
@@ -70,8 +81,21 @@ func (t Transition) ID() string { return t.Alert.ID + "-" + itoa(t.Change.Seq) }
 // refused as a duplicate: applied false), and returns the alert transitions
 // it causes. It is a pure function of (w, sh, e, applied): the same events in
 // the same order give the same transitions.
+//
+// The rules judge the event at its time as the clock takes it (ClockTime):
+// an event whose device clock runs ahead is judged at its receipt plus
+// FutureClock, not at the time it claims. An officer's command is no
+// evidence of anything (Command applies it): Observe ignores it.
 func (w *Watch) Observe(env *Env, sh *state.Shipment, e *event.Envelope, applied bool) []Transition {
-	j := &judge{env: env, w: w, sh: sh, e: e, applied: applied, now: e.Time}
+	if _, ok := e.Data.(*event.AlertCommand); ok {
+		return nil
+	}
+	j := &w.judge
+	*j = judge{env: env, w: w, sh: sh, e: e, applied: applied, now: env.ClockTime(e)}
+	defer func() { *j = judge{} }()
+	j.reg = j.isRegistered()
+	j.trust = applied && j.reg && aheadBy(e) <= env.Limits.FutureClock
+	j.track()
 	for _, r := range ruleBook {
 		if r.onEvent != nil && !env.Disabled[r.rule] {
 			r.onEvent(j)
@@ -94,7 +118,10 @@ func (w *Watch) Tick(env *Env, sh *state.Shipment, now time.Time) []Transition {
 
 // Due returns the earliest event time at which Tick could change something
 // for the shipment, zero when no timer is pending. A timer never fires
-// early: Tick at a time before Due changes nothing.
+// early: Tick at a time before Due changes nothing. Due is a function of
+// the state and the watch alone, so it survives a restart with them, and it
+// is a whole millisecond (the first one past the limit), so a timer index
+// that keeps unix milliseconds holds it exactly.
 func (w *Watch) Due(env *Env, sh *state.Shipment) time.Time {
 	var due time.Time
 	for _, r := range ruleBook {
@@ -106,6 +133,22 @@ func (w *Watch) Due(env *Env, sh *state.Shipment) time.Time {
 		}
 	}
 	return due
+}
+
+// ClockTime is the event time e may advance its partition's event-time
+// clock to: its own time, but no further than FutureClock past its receipt
+// (recvtime, when the gateway stamped one). A device whose clock runs hours
+// ahead (the replay rule flags it) must not drag the clock of every other
+// shipment of the partition with it: the gap, stop and overdue timers of all
+// of them would fire hours early. The processor advances the clock with
+// this, and Observe judges the event at it.
+func (env *Env) ClockTime(e *event.Envelope) time.Time {
+	if !e.ReceivedTime.IsZero() {
+		if limit := e.ReceivedTime.Add(env.Limits.FutureClock); e.Time.After(limit) {
+			return limit
+		}
+	}
+	return e.Time
 }
 
 // ruleSpec is one rule as the engine runs it. onEvent sees every event of
@@ -124,8 +167,21 @@ type judge struct {
 	sh      *state.Shipment
 	e       *event.Envelope // nil on a tick
 	applied bool
-	now     time.Time // the event's time, or the clock's on a tick
+	now     time.Time // the event's time (ClockTime), or the clock's on a tick
 	out     []Transition
+	// heardBefore is when the shipment's registered devices were last heard
+	// before this event (Memory.Heard as it was): the gap rule judges the
+	// silence this event ends.
+	heardBefore GapMemory
+	// arrivedNow is set when this event is the one that showed the physical
+	// arrival (ArrivalMemory).
+	arrivedNow bool
+	// recorded is set when this event is a meter reading its track took.
+	recorded bool
+	// reg and trust cache registered() and trusted() for the event, and
+	// route the shipment's corridor (routeKnown once looked up).
+	reg, trust, routeKnown bool
+	route                  *corridors.Corridor
 }
 
 // raise opens rule r's alert on the shipment, or updates the open one when
@@ -160,6 +216,64 @@ func (j *judge) clear(r Rule, at time.Time, why string) {
 	}
 	delete(j.w.Active, r)
 	j.out = append(j.out, Transition{Alert: *a, Change: c})
+}
+
+// registered reports whether the event's device, if it names one, is one
+// the manifest registers; true when the manifest registers none (or there
+// is no manifest yet), since then nothing tells a rogue device apart.
+func (j *judge) registered() bool { return j.reg }
+
+func (j *judge) isRegistered() bool {
+	if j.e.Device == "" || j.sh.Manifest == nil || len(j.sh.Manifest.Devices) == 0 {
+		return true
+	}
+	for _, d := range j.sh.Manifest.Devices {
+		if d == j.e.Device {
+			return true
+		}
+	}
+	return false
+}
+
+// aheadBy is how far the event's time runs ahead of its receipt, 0 when it
+// does not or when no receipt time was stamped.
+func aheadBy(e *event.Envelope) time.Duration {
+	if e.ReceivedTime.IsZero() || !e.Time.After(e.ReceivedTime) {
+		return 0
+	}
+	return e.Time.Sub(e.ReceivedTime)
+}
+
+// trusted reports whether the rules that measure (route, stop, gap…) may
+// take the event's data as evidence: an applied event from a registered
+// device whose clock does not run ahead of its receipt by more than
+// FutureClock. The identity and replay rules flag the others; measuring
+// with them would let a rogue device or a wrong clock open or clear alerts.
+func (j *judge) trusted() bool { return j.trust }
+
+// telemetry reports whether the event is a device's reading.
+func (j *judge) telemetry() bool {
+	switch j.e.Data.(type) {
+	case *event.Position, *event.MeterReading, *event.QualityReading, *event.SealState:
+		return true
+	}
+	return j.e.Kind() == event.KindTelemetry // a reading type added later
+}
+
+// justPast is the first whole millisecond strictly after t: when a limit
+// of t has been passed (a rule fires just past its limit, never at it), in
+// the resolution a timer index keeps.
+func justPast(t time.Time) time.Time {
+	return t.Truncate(time.Millisecond).Add(time.Millisecond)
+}
+
+// minutes converts a limit in minutes to a duration.
+func minutes(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }
+
+// arrived reports whether the goods are at their destination: a reported
+// arrival or export, or the telemetry's physical arrival.
+func (j *judge) arrived() bool {
+	return !j.sh.ArrivedAt.IsZero() || j.sh.Export != nil || j.w.Memory.Arrival != nil
 }
 
 // inTransit reports whether the movement is under way: departed (or crossed)

@@ -6,10 +6,12 @@ import (
 
 // sealRule flags a seal reported broken or opened while the movement is in
 // transit, and resolves it when the seal reports intact again (a resealing
-// an officer witnessed, say).
+// an officer witnessed, say). Only a registered device with a sane clock
+// speaks for the seal (judge.trusted): an unregistered one reporting
+// "intact" must not clear a broken seal.
 func sealRule(j *judge) {
 	s, ok := j.e.Data.(*event.SealState)
-	if !ok || !j.applied {
+	if !ok || !j.trusted() {
 		return
 	}
 	switch {
