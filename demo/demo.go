@@ -57,6 +57,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	sysCfg := pipeline.Embedded(cfg.KafkaPort, cfg.MQTTAddr)
+	clock := &simClock{}
+	sysCfg.Ingest.Now = clock.now
 	sysCfg.Redis = pipeline.Redis{Addr: cfg.RedisAddr, Prefix: demoPrefix, InProcessFallback: true, Reset: true}
 	env, err := alerts.LoadEnv(cfg.RulesConfig)
 	if err != nil {
@@ -95,7 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-playCtx.Done():
 		}
 	}()
-	simErr := play(playCtx, cfg, sc, pub)
+	simErr := play(playCtx, cfg, sc, pub, clock)
 	_ = pub.Close()
 
 	// Give the pipeline a moment to carry the last messages, then stop it
@@ -116,7 +118,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 // play plays the scenario round after round, each with fresh shipment IDs
 // and in-bond numbers and the next seed, until ctx ends or cfg.Rounds are done.
-func play(ctx context.Context, cfg Config, sc *sim.Scenario, pub sim.Publisher) error {
+func play(ctx context.Context, cfg Config, sc *sim.Scenario, pub sim.Publisher, clock *simClock) error {
 	for round := 0; cfg.Rounds == 0 || round < cfg.Rounds; round++ {
 		r := *sc
 		r.Shipments = slices.Clone(sc.Shipments)
@@ -128,12 +130,40 @@ func play(ctx context.Context, cfg Config, sc *sim.Scenario, pub sim.Publisher) 
 		if err != nil {
 			return err
 		}
+		clock.start(stream.Messages[0].At, cfg.Speed)
 		if _, err := sim.Play(ctx, stream.Messages, pub, sim.Pace{Speed: cfg.Speed}); err != nil {
 			return err
 		}
 		sc.Start = stream.Messages[len(stream.Messages)-1].At.Add(time.Hour)
 	}
 	return nil
+}
+
+// simClock is the simulated carriers' time, which the gateways stamp as
+// receipt: the carriers live at --speed times real time from a scenario
+// start in the past, and a wall-clock receipt would soon lie before their
+// observations (or, once simulated time passes today, far behind them).
+type simClock struct {
+	mu            sync.Mutex
+	simAt, wallAt time.Time
+	speed         float64
+}
+
+// start sets the clock to at, running speed times real time from now.
+func (c *simClock) start(at time.Time, speed float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.simAt, c.wallAt, c.speed = at, time.Now(), speed
+}
+
+// now is the simulated time; the wall clock before the first round.
+func (c *simClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.simAt.IsZero() {
+		return time.Now()
+	}
+	return c.simAt.Add(time.Duration(float64(time.Since(c.wallAt)) * c.speed))
 }
 
 const banner = `

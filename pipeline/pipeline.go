@@ -112,6 +112,10 @@ type Ingest struct {
 	// input (0: as long as it takes; Start returns early anyway when ctx
 	// ends or a stage stops).
 	ReadyTimeout time.Duration
+	// Now stamps each input's receipt (default: the wall clock). The demo
+	// and replay, whose carriers live in simulated time, pass its clock, so
+	// receipt and observation times stay comparable.
+	Now func() time.Time
 }
 
 // Embedded is the configuration of the whole system on in-process servers:
@@ -335,7 +339,7 @@ func (s *System) startIngest(ctx context.Context, in Ingest) error {
 	s.onStop(func() { _ = writer.Close() })
 	svc := &ingest.Service{
 		Writer:       writer,
-		Decoder:      &ingest.Decoder{MaxBytes: in.MaxMessageBytes},
+		Decoder:      &ingest.Decoder{MaxBytes: in.MaxMessageBytes, Now: in.Now},
 		Forwarder:    in.Forwarder,
 		DrainTimeout: in.DrainTimeout,
 		Metrics:      ingest.NewMetrics(s.Registry),

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/inbond/inbond/alerts"
@@ -71,6 +72,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 	}
 	sysCfg := pipeline.Embedded(0, "127.0.0.1:0")
+	var received atomic.Int64 // the receipt time the gateways stamp: the end of the window being published
+	sysCfg.Ingest.Now = func() time.Time { return time.UnixMilli(received.Load()).UTC() }
 	sysCfg.Redis = pipeline.Redis{InProcess: true, Prefix: prefix}
 	sysCfg.Process = &processor.Config{Owner: "replay", SessionTimeout: 6 * time.Second, Alerts: env, FrozenClock: true,
 		StallAfter: -1, Lateness: 2 * window}
@@ -84,7 +87,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	n, err := playInLockstep(ctx, sys, cfg.Traffic, pub)
+	n, err := playInLockstep(ctx, sys, cfg.Traffic, pub, &received)
 	_ = pub.Close()
 	if err != nil {
 		return sum, err
@@ -202,25 +205,51 @@ func writeLines(path string, n int, line func(int) (any, error)) error {
 const window = 15 * time.Minute
 
 // playInLockstep publishes msgs (sorted by time) window by window, waiting
-// after each until the gateways have written a record for all of it.
-func playInLockstep(ctx context.Context, sys *pipeline.System, msgs []sim.Message, pub sim.Publisher) (int, error) {
+// after each until the gateways have written a record for all of it; the
+// gateways stamp each window's inputs as received at its end.
+func playInLockstep(ctx context.Context, sys *pipeline.System, msgs []sim.Message, pub sim.Publisher, received *atomic.Int64) (int, error) {
 	sent := 0
 	for sent < len(msgs) {
 		end := sent + 1
 		for end < len(msgs) && msgs[end].At.Before(msgs[sent].At.Add(window)) {
 			end++
 		}
-		n, err := sim.Play(ctx, msgs[sent:end], pub, sim.Pace{})
-		sent += n
-		if err != nil {
-			return sent, err
-		}
-		s := Summary{Messages: int64(sent)}
-		if err := waitForwarded(ctx, sys, &s); err != nil {
-			return sent, err
+		// Received at the window's end: what the gateways stamp is a function
+		// of the traffic alone, not of how fast they ran.
+		received.Store(msgs[sent].At.Add(window).UnixMilli())
+		// Within a window, one channel after the other, each forwarded before
+		// the next: the order events of different channels reach
+		// inbond.events in is then the same in every run.
+		for _, group := range byChannel(msgs[sent:end]) {
+			n, err := sim.Play(ctx, group, pub, sim.Pace{})
+			sent += n
+			if err != nil {
+				return sent, err
+			}
+			s := Summary{Messages: int64(sent)}
+			if err := waitForwarded(ctx, sys, &s); err != nil {
+				return sent, err
+			}
 		}
 	}
 	return sent, nil
+}
+
+// byChannel splits msgs into manifests, device and MQTT traffic, and
+// carriers' Kafka events, each in its own order.
+func byChannel(msgs []sim.Message) [][]sim.Message {
+	groups := make([][]sim.Message, 3)
+	for _, m := range msgs {
+		g := 2
+		switch {
+		case m.Via == sim.ViaKafka && m.Topic == string(event.TopicManifests):
+			g = 0
+		case m.Via == sim.ViaMQTT:
+			g = 1
+		}
+		groups[g] = append(groups[g], m)
+	}
+	return slices.DeleteFunc(groups, func(g []sim.Message) bool { return len(g) == 0 })
 }
 
 // waitForwarded waits until the gateways wrote a record for every message.

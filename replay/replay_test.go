@@ -14,9 +14,9 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
-// Two replays of the same traffic through the real gateways, whose MQTT and
-// Kafka paths race each other as fast as they go, write the same final
-// states byte for byte, and every shipment of the traffic is in them.
+// Two replays of the same traffic through the real gateways write the same
+// final states and the same alerts, byte for byte, and every shipment of the
+// traffic is in them.
 func TestReplayIsDeterministic(t *testing.T) {
 	sc, err := sim.LoadScenario("deviations")
 	if err != nil {
@@ -41,15 +41,17 @@ func TestReplayIsDeterministic(t *testing.T) {
 		}
 		t.Logf("run %d: %+v", i, sum)
 	}
-	a, err := os.ReadFile(filepath.Join(outs[0], "shipments.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(outs[1], "shipments.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a, b) || len(a) == 0 {
-		t.Fatalf("the two replays wrote different final states (%d and %d bytes)", len(a), len(b))
+	for _, name := range []string{"shipments.jsonl", "alerts.jsonl"} {
+		a, err := os.ReadFile(filepath.Join(outs[0], name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(outs[1], name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) || len(a) == 0 {
+			t.Fatalf("the two replays wrote different %s (%d and %d bytes)", name, len(a), len(b))
+		}
 	}
 }
