@@ -30,9 +30,10 @@ import (
 // timers stays Config.Lateness behind the clock, because one shipment's
 // channels (MQTT telemetry, Kafka milestones) race each other: a timer fires
 // once the watermark passes its due time, with the rules told the due time
-// itself as "now", so what it opens does not depend on when the check ran; a
-// shipment's own due timers fire before its next event later than the due
-// time by the lateness is judged. Timers and the clock are flushed with the
+// itself as "now", so what it opens does not depend on when the check ran;
+// and a shipment's own due timers fire before its next later event is
+// judged, whichever comes first, so a timer and the shipment's events are
+// judged in the same order in every run. Timers and the clock are flushed with the
 // state, so they survive restarts and rebalances.
 type alerting struct {
 	env      *alerts.Env
@@ -79,7 +80,7 @@ func (a *alerting) observe(en *entry, e *event.Envelope, applied bool, log *zap.
 		return
 	}
 	t := a.timeOf(e)
-	a.fireOwn(en, t-a.lateness, log)
+	a.fireOwn(en, t, log) // its own later event shows the shipment got past the due time
 	a.take(en, en.watch.Observe(a.env, en.sh, e, applied), log)
 	if t > a.clock {
 		a.clock, a.idleAt = t, time.Now()
