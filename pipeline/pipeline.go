@@ -136,12 +136,13 @@ func Embedded(kafkaPort int, mqttListen string) Config {
 // System is a running inbond. Its exported fields say where its parts are;
 // they do not change after Start.
 type System struct {
-	Brokers     []string     // Kafka bootstrap brokers
-	MQTTURL     string       // the MQTT broker ("" without the MQTT gateway or an embedded broker)
-	RedisAddr   string       // where state is ("" without the processor)
-	RedisKind   string       // "real", "in-process" or "client" (given by the caller)
-	Store       *state.Store // the processor's store (nil without it)
-	MetricsAddr string       // "" when disabled
+	Brokers     []string             // Kafka bootstrap brokers
+	MQTTURL     string               // the MQTT broker ("" without the MQTT gateway or an embedded broker)
+	RedisAddr   string               // where state is ("" without the processor)
+	RedisKind   string               // "real", "in-process" or "client" (given by the caller)
+	Store       *state.Store         // the processor's store (nil without it)
+	Processor   *processor.Processor // nil without it
+	MetricsAddr string               // "" when disabled
 	Registry    *prometheus.Registry
 
 	log   *zap.Logger
@@ -400,6 +401,7 @@ func (s *System) startProcessor(ctx context.Context, r Redis, pc processor.Confi
 	if err != nil {
 		return err
 	}
+	s.Processor = p
 	s.log.Info("processor starting", zap.String("redis", s.RedisAddr), zap.String("prefix", prefix))
 	s.run("processor", p.Run)
 	return nil

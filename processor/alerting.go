@@ -31,13 +31,15 @@ import (
 // channels (MQTT telemetry, Kafka milestones) race each other: a timer fires
 // once the watermark passes its due time, with the rules told the due time
 // itself as "now", so what it opens does not depend on when the check ran;
-// and a shipment's own due timers fire before its next later event is
-// judged, whichever comes first, so a timer and the shipment's events are
-// judged in the same order in every run. Timers and the clock are flushed with the
+// a shipment's own due timers fire before its next event later than the due
+// time by the lateness is judged. With FrozenClock (a replay) the timers of
+// silent shipments fire only once the traffic is in (Processor.Settle), so
+// what a replay writes never depends on when a check happened to run. Timers and the clock are flushed with the
 // state, so they survive restarts and rebalances.
 type alerting struct {
 	env      *alerts.Env
 	frozen   bool
+	settled  *atomic.Bool  // with frozen: the traffic is in, silent shipments' timers may fire
 	lateness int64         // ms the watermark stays behind the clock: how far channels may lag each other
 	latest   *atomic.Int64 // the instance's latest event time, which a frozen clock follows
 	clock    int64         // unix ms
@@ -53,8 +55,8 @@ type alerting struct {
 	transitions   int
 }
 
-func newAlerting(env *alerts.Env, frozen bool, lateness time.Duration, latest *atomic.Int64, clock int64, timers map[event.ShipmentID]int64) *alerting {
-	a := &alerting{env: env, frozen: frozen, lateness: lateness.Milliseconds(), latest: latest, clock: clock, idleAt: time.Now(), timers: timers, changedTimers: map[event.ShipmentID]int64{}}
+func newAlerting(env *alerts.Env, frozen bool, settled *atomic.Bool, lateness time.Duration, latest *atomic.Int64, clock int64, timers map[event.ShipmentID]int64) *alerting {
+	a := &alerting{env: env, frozen: frozen, settled: settled, lateness: lateness.Milliseconds(), latest: latest, clock: clock, idleAt: time.Now(), timers: timers, changedTimers: map[event.ShipmentID]int64{}}
 	for id, due := range timers {
 		a.due = append(a.due, dueItem{id, due})
 	}
@@ -80,7 +82,7 @@ func (a *alerting) observe(en *entry, e *event.Envelope, applied bool, log *zap.
 		return
 	}
 	t := a.timeOf(e)
-	a.fireOwn(en, t, log) // its own later event shows the shipment got past the due time
+	a.fireOwn(en, t-a.lateness, log)
 	a.take(en, en.watch.Observe(a.env, en.sh, e, applied), log)
 	if t > a.clock {
 		a.clock, a.idleAt = t, time.Now()
@@ -160,9 +162,12 @@ func (a *alerting) take(en *entry, ts []alerts.Transition, log *zap.Logger) {
 // idle moves the clock on at wall pace while no event does, and returns the
 // shipments whose timers are due by it.
 func (a *alerting) idle(now time.Time) []event.ShipmentID {
+	var watermark int64
 	switch {
+	case a.frozen && !a.settled.Load():
+		return nil
 	case a.frozen:
-		a.clock = max(a.clock, a.latest.Load())
+		a.clock = max(a.clock, a.latest.Load()) // every event is in: no lateness to allow for
 	case a.clock > 0:
 		if step := now.Sub(a.idleAt); step > 0 {
 			a.clock += step.Milliseconds()
@@ -170,7 +175,7 @@ func (a *alerting) idle(now time.Time) []event.ShipmentID {
 		}
 	}
 	var ids []event.ShipmentID
-	for len(a.due) > 0 && a.due[0].due <= a.clock-a.lateness {
+	for watermark = a.watermark(); len(a.due) > 0 && a.due[0].due <= watermark; {
 		it := heap.Pop(&a.due).(dueItem)
 		if a.timers[it.id] == it.due { // else superseded: a later push holds the current one
 			ids = append(ids, it.id)
@@ -313,4 +318,13 @@ func (h *dueHeap) Pop() any {
 	it := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return it
+}
+
+// watermark is how far the idle timers may fire: the clock, less the
+// lateness unless the clock is frozen and settled.
+func (a *alerting) watermark() int64 {
+	if a.frozen && a.settled.Load() {
+		return a.clock
+	}
+	return a.clock - a.lateness
 }

@@ -78,7 +78,7 @@ func TestProcessorRaisesTheLabelledAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withRules := func(c *processor.Config) { c.Alerts, c.FrozenClock = env, true }
+	withRules := func(c *processor.Config) { c.Alerts = env }
 	stop := startTunedProcessor(t, brokers, store, "g-alerts", "a", withRules)
 	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
 	stop()
@@ -190,7 +190,7 @@ func TestOfficersCommandsGoThroughTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startTunedProcessor(t, brokers, store, "g-desk", "a", func(c *processor.Config) { c.Alerts, c.FrozenClock = env, true })
+	startTunedProcessor(t, brokers, store, "g-desk", "a", func(c *processor.Config) { c.Alerts = env })
 	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
 
 	w := bus.NewWriter(brokers)

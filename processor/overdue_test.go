@@ -59,7 +59,7 @@ func TestSilentShipmentIsFlaggedOverdueAcrossARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := func(c *processor.Config) { c.Alerts, c.FrozenClock = env, true }
+	rules := func(c *processor.Config) { c.Alerts = env }
 
 	produce(t, brokers, append(before, tick(deadline.Add(-30*time.Minute), 1)))
 	stop := startTunedProcessor(t, brokers, store, "g-overdue", "first", rules)

@@ -212,7 +212,7 @@ func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, par
 		if err != nil {
 			return claim.Epoch, nil // the generation ended before Redis answered
 		}
-		l.alerting = newAlerting(p.cfg.Alerts, p.cfg.FrozenClock, p.cfg.Lateness, &p.latest, claim.Clock, timers)
+		l.alerting = newAlerting(p.cfg.Alerts, p.cfg.FrozenClock, &p.settled, p.cfg.Lateness, &p.latest, claim.Clock, timers)
 		l.kick = make(chan struct{}, 1)
 		released := make(chan struct{})
 		published := make(chan struct{})
@@ -507,7 +507,7 @@ func (l *partitionLoop) fireTimers(ctx context.Context, ids []event.ShipmentID) 
 	}
 	for _, id := range ids {
 		en := l.cache[id]
-		l.alerting.fireOwn(en, l.alerting.clock-l.alerting.lateness, l.log)
+		l.alerting.fireOwn(en, l.alerting.watermark(), l.log)
 		l.markDirty(en)
 	}
 	if err := l.flushOrRelease(ctx); err != nil {

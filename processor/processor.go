@@ -54,6 +54,8 @@ type Config struct {
 	// FrozenClock keeps an idle partition's clock where its last event left
 	// it instead of moving it on at wall pace: a replay of recorded traffic
 	// then ends at the traffic's last event, deterministically.
+	// Timers of shipments that send nothing more then fire only after
+	// Processor.Settle.
 	FrozenClock bool
 	// Lateness is how far behind the clock the watermark that fires timers
 	// stays: how much later, in event time, one channel's events may reach
@@ -129,7 +131,16 @@ type Processor struct {
 	// moves up to it, so a replay ends with every clock at the traffic's
 	// last event.
 	latest atomic.Int64
+	// settled is set by Settle: with FrozenClock, silent shipments' timers
+	// wait for it.
+	settled atomic.Bool
 }
+
+// Settle tells a processor with FrozenClock that the traffic is in: from now
+// on its partitions' clocks stand at the latest event any of them applied,
+// and the timers of shipments that sent nothing more fire up to it. A replay
+// calls it once every event is applied.
+func (p *Processor) Settle() { p.settled.Store(true) }
 
 // New validates cfg and returns a processor.
 func New(cfg Config) (*Processor, error) {

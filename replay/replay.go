@@ -97,6 +97,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := waitForwarded(ctx, sys, &sum); err != nil {
 		return sum, err
 	}
+	if err := waitSettled(ctx, sys); err != nil { // every event applied
+		return sum, err
+	}
+	sys.Processor.Settle() // now the silent shipments' timers fire, up to the last event
 	if err := waitSettled(ctx, sys); err != nil {
 		return sum, err
 	}

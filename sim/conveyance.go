@@ -44,31 +44,49 @@ func (g *gen) conveyance() (time.Time, error) {
 	line := c.Line()
 	length := line.LengthKm()
 	cadence := fixCadence[c.Mode]
-	estimate := time.Duration(length / c.SpeedKmh * float64(time.Hour))
 
 	var stops []plannedStop
 	for _, d := range c.StopsAlong() {
 		stops = append(stops, plannedStop{d: d, dwell: stopDwell[c.Mode], allowed: true})
 	}
+	// The deviations are laid out so that none hides another: the
+	// telemetry gap first, soon after the departure (after the lab sample
+	// at the start, which a misclassification needs), then, from where the
+	// gap left the vehicle on (from the start without a gap), the
+	// unscheduled stop, the route excursion (clear of every planned stop,
+	// whose dwell it would move out of its stop area) and the seal break.
 	var unscheduledAt float64 = -1
-	if g.dev[alerts.RuleStop] {
-		d := length * 0.3
-		for ; d < length*0.9; d += 2 {
-			if p, _ := line.At(d); !c.InStopArea(p) {
-				break
+	devFrom, devTo, sealBreaksAt := math.Inf(1), math.Inf(1), math.Inf(1)
+	plan := func(from float64) {
+		if g.dev[alerts.RuleStop] {
+			d := math.Max(length*0.3, from)
+			for ; d < length*0.9; d += 2 {
+				if p, _ := line.At(d); !c.InStopArea(p) {
+					break
+				}
 			}
+			unscheduledAt = d
+			from = d + 2
+			stops = append(stops, plannedStop{d: d, dwell: unscheduledDwell})
+			slices.SortStableFunc(stops, func(a, b plannedStop) int { return cmp.Compare(a.d, b.d) })
 		}
-		unscheduledAt = d
-		stops = append(stops, plannedStop{d: d, dwell: unscheduledDwell})
+		if g.dev[alerts.RuleRoute] {
+			devFrom = excursionFrom(c.StopsAlong(), math.Max(length*0.4, from), excursionKm(length), length)
+			devTo = devFrom + excursionKm(length)
+			from = devTo + 2
+		}
+		sealBreaksAt = math.Max(length*0.6, from)
 	}
 	slices.SortFunc(stops, func(a, b plannedStop) int { return cmp.Compare(a.d, b.d) })
+	planned := false
 	if g.dev[alerts.RuleGap] {
-		g.gapFrom = g.start.Add(estimate * 45 / 100).Truncate(cadence)
+		g.gapFrom = g.start.Add(2 * cadence)
 		g.gapTo = g.gapFrom.Add(3 * time.Hour)
 		g.label(alerts.RuleGap, g.gapFrom, map[string]any{"from": stamp(g.gapFrom), "to": stamp(g.gapTo), "gap_minutes": 180.0, "threshold_minutes": g.th.GapMinutes})
+	} else {
+		plan(0)
+		planned = true
 	}
-	devFrom, devTo := length*0.40, length*0.55
-	sealBreaksAt := length * 0.6
 
 	g.carrierEvent(g.start.Add(time.Minute), "departed", event.Departed{Port: m.OriginPort})
 	if bc := c.BorderCrossing; bc != nil {
@@ -90,8 +108,13 @@ func (g *gen) conveyance() (time.Time, error) {
 	var routeBegins, stopBegins, sealBroken time.Time
 	maxOffset := 0.0
 	lastSeal := time.Time{}
+	var atDestination time.Time // the first published fix at the destination
 	for d < length {
 		t = t.Add(cadence)
+		if !planned && !t.Before(g.gapTo) {
+			plan(d + 2) // the first fix after the gap: the rest from here on
+			planned = true
+		}
 		speed := 0.0
 		switch {
 		case t.Before(dwellUntil):
@@ -115,7 +138,11 @@ func (g *gen) conveyance() (time.Time, error) {
 			pos = corridors.Offset(pos, off*math.Cos(rad), off*math.Sin(rad))
 		}
 		pos = corridors.Offset(pos, g.rng.NormFloat64()*gnssNoiseKm, g.rng.NormFloat64()*gnssNoiseKm)
-		if g.dev[alerts.RuleRoute] {
+		published := !g.inGap(t)
+		if published && atDestination.IsZero() && alerts.AtDestination(c, corridors.Point{Lat: round(pos.Lat, 6), Lon: round(pos.Lon, 6)}) {
+			atDestination = t
+		}
+		if g.dev[alerts.RuleRoute] && published {
 			off := line.DistanceToKm(pos)
 			maxOffset = math.Max(maxOffset, off)
 			if off > g.th.RouteKm && routeBegins.IsZero() {
@@ -141,6 +168,7 @@ func (g *gen) conveyance() (time.Time, error) {
 	}
 	arrived := t.Add(cadence)
 	g.labSample(arrived, api)
+	g.physArrival = atDestination
 	if !routeBegins.IsZero() {
 		g.label(alerts.RuleRoute, routeBegins, map[string]any{"max_offset_km": round(maxOffset, 2), "threshold_km": g.th.RouteKm, "corridor": c.ID})
 	}
@@ -154,6 +182,31 @@ func (g *gen) conveyance() (time.Time, error) {
 	}
 	g.delivered = round(m.DeclaredQuantity*(1+g.rng.NormFloat64()*deliveryMeterBias), 2)
 	return arrived, nil
+}
+
+// excursionKm is how long a stretch of the corridor a route excursion
+// takes: 15 % of its length, at most 150 km (a long rail line has few
+// stretches much longer between its planned stops).
+func excursionKm(length float64) float64 { return math.Min(length*0.15, 150) }
+
+// excursionFrom is where a route excursion of width km begins: the first
+// point from on whose stretch holds no planned stop (with 1 km to spare
+// either side), so that no planned dwell is moved off the corridor. If none
+// fits before the end, from itself.
+func excursionFrom(planned []float64, from, width, length float64) float64 {
+	a := from
+	for a+width < length {
+		clear := true
+		for _, s := range planned {
+			if s >= a-1 && s <= a+width+1 {
+				a, clear = s+1.5, false
+			}
+		}
+		if clear {
+			return a
+		}
+	}
+	return from
 }
 
 // labSample reports a laboratory quality sample of the cargo.

@@ -69,14 +69,3 @@ type Label struct {
 	Begins   time.Time        `json:"begins,omitzero"`
 	Values   map[string]any   `json:"values"`
 }
-
-// addBusinessDays adds n working days (Monday–Friday) to t.
-func addBusinessDays(t time.Time, n int) time.Time {
-	for n > 0 {
-		t = t.AddDate(0, 0, 1)
-		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday {
-			n--
-		}
-	}
-	return t
-}

@@ -133,6 +133,11 @@ type gen struct {
 	labels []Label
 	// gapFrom and gapTo bound a telemetry blackout (alerts.RuleGap).
 	gapFrom, gapTo time.Time
+	// physArrival is when the published telemetry first shows the goods at
+	// their destination, as the rules find it (alerts.AtDestination for a
+	// conveyance's fixes; for a pipeline the exit meter's last reading that
+	// grew): what the late-report rule counts from.
+	physArrival time.Time
 	// Outcome volumes, for the labels.
 	entryTotal, exitTotal, delivered float64
 }
@@ -234,11 +239,16 @@ func (g *gen) carrierEvent(at time.Time, typ string, data any) {
 // telemetry publishes a device reading on MQTT in the compact form,
 // numbering it in the device's sequence. Readings inside a gap are dropped.
 func (g *gen) telemetry(at time.Time, device event.DeviceID, typ string, data any) {
-	if !g.gapFrom.IsZero() && !at.Before(g.gapFrom) && at.Before(g.gapTo) {
+	if g.inGap(at) {
 		return
 	}
 	g.seqs[device]++
 	g.rawTelemetry(at, device, g.seqs[device], at, typ, data, g.sp.Carrier.SCAC)
+}
+
+// inGap reports whether telemetry at at falls in the gap and is dropped.
+func (g *gen) inGap(at time.Time) bool {
+	return !g.gapFrom.IsZero() && !at.Before(g.gapFrom) && at.Before(g.gapTo)
 }
 
 func (g *gen) rawTelemetry(at time.Time, device event.DeviceID, seq uint64, observed time.Time, typ string, data any, carrier event.CarrierID) {
@@ -266,10 +276,17 @@ func (g *gen) finish(arrived time.Time) {
 	m := g.m
 	reported := arrived
 	if g.dev[alerts.RuleLateReport] {
-		due := addBusinessDays(arrived, g.th.ReportBusinessDays)
+		// Due as the rule counts it (business days, less federal
+		// holidays) from the physical arrival the telemetry shows: the
+		// label begins when the rule can first know the report is late.
+		phys := g.physArrival
+		if phys.IsZero() {
+			phys = arrived
+		}
+		due := alerts.ReportDue(phys, g.th.ReportBusinessDays)
 		reported = due.Add(48 * time.Hour)
 		g.label(alerts.RuleLateReport, due, map[string]any{
-			"arrived_at": stamp(arrived), "reported_at": stamp(reported), "due_by": stamp(due),
+			"arrived_at": stamp(phys), "reported_at": stamp(reported), "due_by": stamp(due),
 			"threshold_business_days": g.th.ReportBusinessDays,
 		})
 	}

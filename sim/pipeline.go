@@ -118,6 +118,7 @@ func (g *gen) pipeline() (time.Time, error) {
 	end := g.start.Add(lag + fill + 2*meterCadence)
 	var finished time.Time
 	var dropLabelled bool
+	exitLast := 0.0 // the exit meter's latest published totalizer
 	for t := g.start.Add(meterCadence); !t.After(end); t = t.Add(meterCadence) {
 		for i, s := range sides {
 			vol := s.trueVol(t) * (1 + s.err)
@@ -141,6 +142,12 @@ func (g *gen) pipeline() (time.Time, error) {
 				s.gross += inc / CTL(measuredAPI, temp)
 			}
 			s.last = vol
+			if cum := round(vol, 3); i == 1 && !g.inGap(t) {
+				if cum > exitLast {
+					g.physArrival = t // the exit totalizer grew: the batch is still arriving
+				}
+				exitLast = cum
+			}
 			g.telemetry(t, g.fc(s.id), "meter", event.MeterReading{
 				Meter: s.id, FlowRate: round(math.Max(rate, 0), 2), Cumulative: round(vol, 3), GrossCumulative: f(round(s.gross, 3)),
 				Unit: m.Unit, Pressure: round(press, 1), PressureUnit: event.PressurePSIG,
