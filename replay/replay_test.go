@@ -1,13 +1,19 @@
 package replay_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/inbond/inbond/alerts"
+	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/replay"
 	"github.com/inbond/inbond/sim"
 	"go.uber.org/zap"
@@ -54,4 +60,108 @@ func TestReplayIsDeterministic(t *testing.T) {
 			t.Fatalf("the two replays wrote different %s (%d and %d bytes)", name, len(a), len(b))
 		}
 	}
+	checkLabels(t, "deviations", stream, outs[0])
+}
+
+var longRun = flag.Bool("replay.long", false, "also replay random scenarios of 80 shipments with every deviation for seeds 8 to 12")
+
+// The whole system, through the real gateways, raises exactly the labelled
+// (shipment, rule) pairs of the simulator's ground truth, each opened at or
+// after its label's begins: a random scenario of 80 shipments with every
+// deviation injected, and none for the clean one (the deviations scenario is
+// checked by TestReplayIsDeterministic, which replays it anyway).
+func TestReplayRaisesExactlyTheLabels(t *testing.T) {
+	type scenario struct {
+		name   string
+		build  func() (*sim.Scenario, error)
+		seed   uint64
+		inject []alerts.Rule
+	}
+	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	cases := []scenario{
+		{"clean", func() (*sim.Scenario, error) { return sim.LoadScenario("clean") }, 1, nil},
+		{"random-80-every-deviation-seed-7", func() (*sim.Scenario, error) { return sim.RandomScenario(80, 7, start) }, 7, sim.Rules},
+	}
+	if *longRun {
+		for seed := uint64(8); seed <= 12; seed++ {
+			cases = append(cases, scenario{fmt.Sprintf("random-80-every-deviation-seed-%d", seed),
+				func() (*sim.Scenario, error) { return sim.RandomScenario(80, seed, start) }, seed, sim.Rules})
+		}
+	}
+	t.Log("testenv: kafka=in-process kfake, mqtt=in-process mochi, redis=in-process miniredis (replay runs on embedded servers)")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sc, err := c.build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream, err := sim.Generate(sc, c.seed, c.inject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			if _, err := replay.Run(ctx, replay.Config{Traffic: stream.Messages, OutDir: out, Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}); err != nil {
+				t.Fatal(err)
+			}
+			checkLabels(t, c.name, stream, out)
+		})
+	}
+}
+
+// checkLabels fails t unless out/alerts.jsonl holds exactly the labelled
+// (shipment, rule) pairs of stream, each opened at or after its label's
+// begins, and logs the precision and recall.
+func checkLabels(t *testing.T, name string, stream *sim.Stream, out string) {
+	t.Helper()
+	type key struct {
+		shipment event.ShipmentID
+		rule     alerts.Rule
+	}
+	want := map[key]time.Time{}
+	for _, l := range stream.Labels {
+		if l.Kind == "deviation" && l.Rule != sim.RuleMalformed {
+			want[key{l.Shipment, l.Rule}] = l.Begins
+		}
+	}
+	f, err := os.Open(filepath.Join(out, "alerts.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := map[key]bool{}
+	lines := bufio.NewScanner(f)
+	lines.Buffer(nil, 1<<20)
+	for lines.Scan() {
+		var a alerts.Alert
+		if err := json.Unmarshal(lines.Bytes(), &a); err != nil {
+			t.Fatal(err)
+		}
+		k := key{a.Shipment, a.Rule}
+		begins, labelled := want[k]
+		switch {
+		case !labelled:
+			t.Errorf("unlabelled alert %s on %s: %s", a.Rule, a.Shipment, a.Message)
+		case a.OpenedAt.Before(begins):
+			t.Errorf("%s on %s opened at %s, before its label's %s", a.Rule, a.Shipment, a.OpenedAt, begins)
+		}
+		got[k] = true
+	}
+	found := 0
+	for k := range want {
+		if got[k] {
+			found++
+		} else {
+			t.Errorf("labelled %s on %s raised no alert", k.rule, k.shipment)
+		}
+	}
+	precision, recall := 1.0, 1.0
+	if len(got) > 0 {
+		precision = float64(found) / float64(len(got))
+	}
+	if len(want) > 0 {
+		recall = float64(found) / float64(len(want))
+	}
+	t.Logf("%s: %d messages, %d labelled deviations, %d alerts: precision %.3f, recall %.3f", name, len(stream.Messages), len(want), len(got), precision, recall)
 }
