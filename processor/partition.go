@@ -382,30 +382,9 @@ func (l *partitionLoop) applyPrefix(ctx context.Context, prefix []kafka.Message,
 	m := l.p.cfg.Metrics
 	if len(missing) > 0 {
 		l.evict()
-		loaded, err := retry.Forever(ctx, retry.Default, func() (map[event.ShipmentID]*state.Shipment, error) {
-			return l.p.cfg.Store.Load(ctx, l.part, missing)
-		})
-		if err != nil {
-			for _, id := range missing {
-				delete(l.cache, id)
-			}
+		if err := l.load(ctx, missing); err != nil {
 			return 0, err
 		}
-		for _, id := range missing {
-			en := &entry{sh: loaded[id], step: l.step}
-			if en.sh == nil {
-				en.sh = state.New(id)
-			} else {
-				ix := state.IndexOf(en.sh)
-				en.flushed = &ix
-			}
-			l.cache[id] = en
-			l.clean.pushFront(en)
-		}
-		if err := l.loadWatches(ctx, missing); err != nil {
-			return 0, err
-		}
-		m.Shipments.Add(float64(len(missing)))
 		if len(l.cache) > l.peak {
 			l.peak = len(l.cache)
 			m.CachePeak.WithLabelValues(l.label).Set(float64(l.peak))
@@ -440,6 +419,37 @@ func (l *partitionLoop) applyPrefix(ctx context.Context, prefix []kafka.Message,
 	m.Events.WithLabelValues(OutcomeApplied).Add(float64(applied))
 	m.Events.WithLabelValues(OutcomeDuplicate).Add(float64(dups))
 	return len(prefix), nil
+}
+
+// load reads the shipments ids (and, with the rules on, their watches) from
+// Redis into the cache as clean entries met at this step. On an error (ctx
+// ended) none of them is in the cache.
+func (l *partitionLoop) load(ctx context.Context, ids []event.ShipmentID) error {
+	loaded, err := retry.Forever(ctx, retry.Default, func() (map[event.ShipmentID]*state.Shipment, error) {
+		return l.p.cfg.Store.Load(ctx, l.part, ids)
+	})
+	if err != nil {
+		for _, id := range ids {
+			delete(l.cache, id)
+		}
+		return err
+	}
+	for _, id := range ids {
+		en := &entry{sh: loaded[id], step: l.step}
+		if en.sh == nil {
+			en.sh = state.New(id)
+		} else {
+			ix := state.IndexOf(en.sh)
+			en.flushed = &ix
+		}
+		l.cache[id] = en
+		l.clean.pushFront(en)
+	}
+	if err := l.loadWatches(ctx, ids); err != nil {
+		return err
+	}
+	l.p.cfg.Metrics.Shipments.Add(float64(len(ids)))
+	return nil
 }
 
 // markDirty moves en from the eviction order to the flush's list.
@@ -483,27 +493,9 @@ func (l *partitionLoop) fireTimers(ctx context.Context, ids []event.ShipmentID) 
 		}
 	}
 	if len(missing) > 0 {
-		loaded, err := retry.Forever(ctx, retry.Default, func() (map[event.ShipmentID]*state.Shipment, error) {
-			return l.p.cfg.Store.Load(ctx, l.part, missing)
-		})
-		if err != nil {
+		if err := l.load(ctx, missing); err != nil {
 			return nil // ctx ended; the timers fire at the next owner's first check
 		}
-		for _, id := range missing {
-			en := &entry{sh: loaded[id], step: l.step}
-			if en.sh == nil {
-				en.sh = state.New(id)
-			} else {
-				ix := state.IndexOf(en.sh)
-				en.flushed = &ix
-			}
-			l.cache[id] = en
-			l.clean.pushFront(en)
-		}
-		if err := l.loadWatches(ctx, missing); err != nil {
-			return nil
-		}
-		l.p.cfg.Metrics.Shipments.Add(float64(len(missing)))
 	}
 	for _, id := range ids {
 		en := l.cache[id]
