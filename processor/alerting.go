@@ -4,8 +4,10 @@ import (
 	"container/heap"
 	"context"
 	"encoding/json"
+
 	"errors"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,7 +191,7 @@ func (a *alerting) idle(now time.Time) []event.ShipmentID {
 func (a *alerting) extra(entries []*entry) *state.Extra {
 	x := &state.Extra{Records: a.records, Members: a.members, Outbox: a.outbox, Clock: a.clock}
 	for _, en := range entries {
-		if b, err := json.Marshal(en.watch); err == nil {
+		if b, err := gojson.Marshal(en.watch); err == nil { // goccy: a watch is encoded at every flush that touches its shipment
 			x.Records = append(x.Records, state.Record{Suffix: alerts.WatchSuffix(en.sh.ID), Value: b})
 		}
 	}
