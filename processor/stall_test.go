@@ -30,8 +30,15 @@ func TestStalledPartitionsAreReported(t *testing.T) {
 			t.Errorf("watcher: %v", err)
 		}
 	}()
-	owned := waitGauge(t, m.OwnedPartitions, func(v float64) bool { return v > 0 && v < bus.DefaultPartitions }, 40*time.Second, "the watcher owning some partitions")
-	time.Sleep(3 * time.Second) // beyond the stall time, with nothing behind
+	waitGauge(t, m.OwnedPartitions, func(v float64) bool { return v > 0 && v < bus.DefaultPartitions }, 40*time.Second, "the watcher owning some partitions")
+	// Partitions are claimed one by one: wait until the count holds still
+	// (past the stall time, with nothing behind).
+	owned := testutil.ToFloat64(m.OwnedPartitions)
+	for steady := time.Now(); time.Since(steady) < 3*time.Second; time.Sleep(50 * time.Millisecond) {
+		if v := testutil.ToFloat64(m.OwnedPartitions); v != owned {
+			owned, steady = v, time.Now()
+		}
+	}
 	if v := testutil.ToFloat64(m.StalledPartitions); v != 0 {
 		t.Fatalf("%v partitions reported stalled while nothing is behind", v)
 	}
