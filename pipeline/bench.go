@@ -154,22 +154,31 @@ func benchEvents(shipments, events int) ([]*event.Envelope, error) {
 		return nil, err
 	}
 	envs := make([]*event.Envelope, 0, min(events, len(stream.Messages)))
-	for _, m := range stream.Messages {
-		if len(envs) == events {
-			break
-		}
+	err = decodeTraffic(stream.Messages, func(_ int, e *event.Envelope) bool {
+		envs = append(envs, e)
+		return len(envs) < events
+	})
+	return envs, err
+}
+
+// decodeTraffic passes simulated messages, in order, through the gateways'
+// decoder, each received a second after its publication, and hands each
+// accepted event with its message's index to keep until keep says stop.
+func decodeTraffic(msgs []sim.Message, keep func(i int, e *event.Envelope) bool) error {
+	for i, m := range msgs {
 		o := ingest.KafkaOrigin(m.Topic, []byte(m.Key))
 		if m.Via == sim.ViaMQTT {
+			var err error
 			if o, err = ingest.MQTTOrigin(m.Topic); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		at := m.At
-		if e, rej := (&ingest.Decoder{Now: func() time.Time { return at.Add(time.Second) }}).Decode(o, m.Body); rej == nil {
-			envs = append(envs, e)
+		if e, rej := (&ingest.Decoder{Now: func() time.Time { return at.Add(time.Second) }}).Decode(o, m.Body); rej == nil && !keep(i, e) {
+			return nil
 		}
 	}
-	return envs, nil
+	return nil
 }
 
 func load(ctx context.Context, brokers []string, envs []*event.Envelope) error {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
-	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/sim"
@@ -82,16 +81,8 @@ func Latency(ctx context.Context, cfg LatencyConfig) (LatencyResult, error) {
 	// Which message each event ID comes from: the IDs are derived from the
 	// inputs, so the decoder computes the same ones the gateways will.
 	origin := make(map[string]int, len(msgs))
-	for i, m := range msgs {
-		o := ingest.KafkaOrigin(m.Topic, []byte(m.Key))
-		if m.Via == sim.ViaMQTT {
-			if o, err = ingest.MQTTOrigin(m.Topic); err != nil {
-				return res, err
-			}
-		}
-		if e, rej := (&ingest.Decoder{}).Decode(o, m.Body); rej == nil {
-			origin[e.ID] = i
-		}
+	if err := decodeTraffic(msgs, func(i int, e *event.Envelope) bool { origin[e.ID] = i; return true }); err != nil {
+		return res, err
 	}
 	env, err := alerts.DefaultEnv()
 	if err != nil {
