@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/event"
-	"github.com/inbond/inbond/ingest"
+	"github.com/inbond/inbond/ingest/ingesttest"
 	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
 	"github.com/inbond/inbond/wire"
@@ -18,26 +18,19 @@ import (
 // own order: the only order inbond.events keeps across gateways.
 func channelEvents(t *testing.T, msgs []sim.Message) map[event.ShipmentID]map[string][]*event.Envelope {
 	t.Helper()
+	decoded, err := ingesttest.DecodeTraffic(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[event.ShipmentID]map[string][]*event.Envelope{}
-	for _, m := range msgs {
-		var o ingest.Origin
-		if m.Via == sim.ViaMQTT {
-			var err error
-			if o, err = ingest.MQTTOrigin(m.Topic); err != nil {
-				t.Fatal(err)
-			}
-		} else {
-			o = ingest.KafkaOrigin(m.Topic, []byte(m.Key))
-		}
-		at := m.At
-		e, rej := (&ingest.Decoder{Now: func() time.Time { return at }}).Decode(o, m.Body)
-		if rej != nil {
-			if rej.Reason != wire.ReasonBadUnit { // the injected malformed reading
-				t.Fatalf("simulated traffic refused: %v", rej)
+	for _, d := range decoded {
+		if d.Rejection != nil {
+			if d.Rejection.Reason != wire.ReasonBadUnit { // the injected malformed reading
+				t.Fatalf("simulated traffic refused: %v", d.Rejection)
 			}
 			continue
 		}
-		ch := string(m.Via) + ":" + string(o.Channel)
+		e, ch := d.Event, string(d.Msg.Via)+":"+string(d.Origin.Channel)
 		if out[e.Subject] == nil {
 			out[e.Subject] = map[string][]*event.Envelope{}
 		}
