@@ -2,7 +2,7 @@
 // telemetry and Kafka carrier events and manifests, validate and normalize
 // them into canonical event.Envelopes, and publish them to inbond.events keyed
 // by shipment. Anything that cannot be accepted goes to inbond.dlq as a
-// DeadLetter naming a Reason.
+// DeadLetter naming a wire.Reason.
 //
 // # The source contract
 //
