@@ -68,6 +68,14 @@ func invalid(field string, value any, rule Rule, detail string) error {
 
 // prefixed re-roots the field paths in err under prefix (e.g. "data").
 func prefixed(prefix string, err error) error {
+	return MapFields(err, func(f string) string { return prefix + "." + f })
+}
+
+// MapFields returns err with the field path of every *FieldError in it
+// (joined errors included) replaced by path(field): how a caller re-roots
+// the paths on the document it reports about. Other errors are kept as
+// they are; a nil err stays nil.
+func MapFields(err error, path func(string) string) error {
 	if err == nil {
 		return nil
 	}
@@ -83,7 +91,7 @@ func prefixed(prefix string, err error) error {
 		var fe *FieldError
 		if errors.As(e, &fe) {
 			c := *fe
-			c.Field = prefix + "." + fe.Field
+			c.Field = path(fe.Field)
 			out = append(out, &c)
 			return
 		}

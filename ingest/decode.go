@@ -3,7 +3,6 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -135,26 +134,10 @@ func bodyPaths(f form, err error) error {
 	if f != formManifest {
 		return err
 	}
-	var out []error
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		if fe, ok := e.(*event.FieldError); ok {
-			if rest, ok := strings.CutPrefix(fe.Field, "data."); ok {
-				c := *fe
-				c.Field = rest
-				e = &c
-			}
-		}
-		out = append(out, e)
-	}
-	walk(err)
-	return errors.Join(out...)
+	return event.MapFields(err, func(field string) string {
+		rest, _ := strings.CutPrefix(field, "data.")
+		return rest
+	})
 }
 
 type form int
