@@ -12,10 +12,12 @@
 //	7  ingest/ingesttest                the contract every gateway passes
 //	6  processor, sim, alerts/desk,    the apply loop; the carriers' simulator; officers' alert tools;
 //	   alerts/webhook, internal/testenv the webhook sink; servers for tests
-//	5  alerts                           the deviation rules: their names, severities and limits
+//	5  alerts, ledger/anchor,           the deviation rules: their names, severities and limits;
+//	   ledger/audit                     the anchor service (transparency log, receipts); verification
 //	4  state, ingest                    shipment state in Redis; the gateways
 //	3  internal/embedded                in-process Kafka, MQTT and Redis
 //	2  internal/bus, obs, retry         Kafka conventions; logs and metrics; the retry policy
-//	1  wire, corridors                  what carriers speak; the declared routes, meters and ports
+//	1  wire, corridors, ledger          what carriers speak; the declared routes, meters and ports;
+//	                                    hash chains, checkpoints, receipts, proofs
 //	0  event, this package              the canonical event
 package inbond

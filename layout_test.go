@@ -17,11 +17,11 @@ const module = "github.com/inbond/inbond"
 // module must stand on one.
 var floors = [][]string{
 	{"", "event"},
-	{"wire", "corridors"},
+	{"wire", "corridors", "ledger"},
 	{"internal/bus", "internal/obs", "internal/retry"},
 	{"internal/embedded"},
 	{"state", "ingest"},
-	{"alerts"},
+	{"alerts", "ledger/anchor", "ledger/audit"},
 	{"processor", "sim", "internal/testenv", "alerts/desk", "alerts/webhook"},
 	{"ingest/ingesttest"},
 	{"pipeline"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/gowebpki/jcs"
 	"github.com/inbond/inbond/event"
 )
 
@@ -16,6 +17,7 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"specversion":"1.0","type":"gov.cbp.inbond.telemetry.position.v1","data":{"lat":1e400}}`))
 	f.Add([]byte(`{"data":null}`))
+	f.Add([]byte(`{"specversion":"1.0","id":"e-<&>\u2028","source":"urn:x","type":"gov.cbp.inbond.telemetry.meter.v1","subject":"S-é","time":"2026-10-01T12:00:00Z","data":{"meter":"M","flow_rate":1e-7,"cumulative":123456789012345678901,"unit":"bbl","pressure":0.1,"pressure_unit":"psig","temperature":-0,"temperature_unit":"F"}}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := event.Unmarshal(data)
@@ -29,6 +31,11 @@ func FuzzUnmarshal(f *testing.F) {
 		out, err := event.Marshal(e)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The record value is RFC 8785 canonical: an independent JCS
+		// implementation leaves it byte for byte as it is.
+		if ref, err := jcs.Transform(out); err != nil || !bytes.Equal(ref, out) {
+			t.Fatalf("record value is not JCS canonical (%v):\n%s\n%s", err, out, ref)
 		}
 		back, err := event.Unmarshal(out)
 		if err != nil {

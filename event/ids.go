@@ -29,6 +29,8 @@ type Topic string
 // The Kafka topics of the pipeline.
 const (
 	// TopicEvents carries every accepted canonical event, keyed by shipment.
+	// It is kept forever: it is the ledger's archive, which checkpoints name
+	// by offset range.
 	TopicEvents Topic = "inbond.events"
 	// TopicDLQ carries rejected input with a machine-readable reason.
 	TopicDLQ Topic = "inbond.dlq"
@@ -42,6 +44,10 @@ const (
 	// TopicAlertsDLQ carries alert deliveries that failed every attempt, with
 	// the target and the reason.
 	TopicAlertsDLQ Topic = "inbond.alerts.dlq"
+	// TopicCheckpoints carries the processor's ledger checkpoints (a Merkle
+	// root over the shipments an interval of one partition changed, with its
+	// leaves), keyed by partition, for the anchor to log. Kept forever.
+	TopicCheckpoints Topic = "inbond.checkpoints"
 )
 
 var (

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"bytes"
+	"github.com/gowebpki/jcs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,7 +97,7 @@ func TestAbsentStaysAbsent(t *testing.T) {
 		t.Fatal(rej)
 	}
 	b, _ = event.Marshal(e)
-	if !bytes.Contains(b, []byte(`"data":{"lat":48.9,"lon":-97.5,"speed_kmh":0,"heading_deg":0}`)) {
+	if !bytes.Contains(b, []byte(`"data":{"heading_deg":0,"lat":48.9,"lon":-97.5,"speed_kmh":0}`)) {
 		t.Fatalf("present zeros lost or accuracy invented: %s", b)
 	}
 	// An optional value sent as 0 is a measured 0, not "not reported".
@@ -109,11 +110,11 @@ func TestAbsentStaysAbsent(t *testing.T) {
 	}
 }
 
-// TestCanonicalEncodingIsStable: the strict decoder publishes, for every
-// valid input, the same inbond.events bytes as the decoder before it (issue
-// 15) did, so the processor, the state in Redis and any hash taken of them
-// see no change. testdata/canonical.golden holds those bytes, one line per
-// good input; regenerate it only for a deliberate change of the format.
+// TestCanonicalEncodingIsStable: the gateways publish, for every valid
+// input, exactly the inbond.events bytes of testdata/canonical.golden (one
+// line per good input), which are RFC 8785 canonical: the ledger hashes them
+// as they are, so a change here forks every chain. Regenerate it only for a
+// deliberate change of the format (the last: issue 17, JCS record values).
 func TestCanonicalEncodingIsStable(t *testing.T) {
 	dec := testDecoder()
 	var got bytes.Buffer
@@ -126,6 +127,9 @@ func TestCanonicalEncodingIsStable(t *testing.T) {
 		b, err := event.Marshal(e)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if ref, err := jcs.Transform(b); err != nil || !bytes.Equal(ref, b) {
+			t.Fatalf("%s: the record value is not RFC 8785 canonical (%v):\n%s\n%s", c.name, err, b, ref)
 		}
 		got.WriteString(c.name + "\t")
 		got.Write(b)

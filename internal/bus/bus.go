@@ -19,7 +19,12 @@ import (
 type TopicSpec struct {
 	Topic      event.Topic
 	Partitions int
+	// Configs are topic settings given at creation, such as retention.
+	Configs map[string]string
 }
+
+// keepForever is the setting of a topic whose records are never deleted.
+var keepForever = map[string]string{"retention.ms": "-1", "retention.bytes": "-1"}
 
 // DefaultPartitions is the partition count of inbond.events: the upper bound
 // on processor instances sharing the work.
@@ -32,12 +37,15 @@ func Topics(eventPartitions int) []TopicSpec {
 		eventPartitions = DefaultPartitions
 	}
 	return []TopicSpec{
-		{event.TopicEvents, eventPartitions},
-		{event.TopicDLQ, 3},
-		{event.TopicCarrierEvents, eventPartitions},
-		{event.TopicManifests, 3},
-		{event.TopicAlerts, 3},
-		{event.TopicAlertsDLQ, 3},
+		// inbond.events is the ledger's archive: a checkpoint names its
+		// offsets, and verification reads them back months later.
+		{event.TopicEvents, eventPartitions, keepForever},
+		{event.TopicDLQ, 3, nil},
+		{event.TopicCarrierEvents, eventPartitions, nil},
+		{event.TopicManifests, 3, nil},
+		{event.TopicAlerts, 3, nil},
+		{event.TopicAlertsDLQ, 3, nil},
+		{event.TopicCheckpoints, 3, keepForever},
 	}
 }
 
@@ -60,7 +68,11 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 	}
 	defer cc.Close()
 	for _, s := range specs {
-		err := cc.CreateTopics(kafka.TopicConfig{Topic: string(s.Topic), NumPartitions: s.Partitions, ReplicationFactor: 1})
+		tc := kafka.TopicConfig{Topic: string(s.Topic), NumPartitions: s.Partitions, ReplicationFactor: 1}
+		for k, v := range s.Configs {
+			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
+		}
+		err := cc.CreateTopics(tc)
 		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 			return fmt.Errorf("ensure topics: create %s: %w", s.Topic, err)
 		}
