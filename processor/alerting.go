@@ -2,21 +2,16 @@ package processor
 
 import (
 	"container/heap"
-	"context"
 	"encoding/json"
 
-	"errors"
 	"fmt"
 	gojson "github.com/goccy/go-json"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
-	"github.com/inbond/inbond/internal/retry"
 	"github.com/inbond/inbond/state"
-	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
 
@@ -149,7 +144,7 @@ func (a *alerting) take(en *entry, ts []alerts.Transition, log *zap.Logger) {
 				a.records = append(a.records, state.Record{Suffix: alerts.RecordSuffix(t.Alert.ID), Value: rec})
 				a.members = append(a.members, state.Member{Set: alerts.ActiveSet, Member: t.Alert.ID, Remove: !t.Alert.Active()},
 					state.Member{Set: alerts.AllSet, Member: t.Alert.ID})
-				a.outbox = append(a.outbox, out)
+				a.outbox = append(a.outbox, outboxItem(string(event.TopicAlerts), string(t.Alert.Shipment), out))
 				a.transitions++
 				continue
 			}
@@ -207,100 +202,16 @@ func (a *alerting) flushed() {
 	clear(a.changedTimers)
 }
 
-// loadWatches reads the watches of ids, new ones for those without.
-func loadWatches(ctx context.Context, store *state.Store, part int, ids []event.ShipmentID) (map[event.ShipmentID]*alerts.Watch, error) {
-	suffixes := make([]string, len(ids))
-	for i, id := range ids {
-		suffixes[i] = alerts.WatchSuffix(id)
-	}
-	recs, err := retry.Forever(ctx, retry.Default, func() ([][]byte, error) { return store.LoadRecords(ctx, part, suffixes) })
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[event.ShipmentID]*alerts.Watch, len(ids))
-	for i, id := range ids {
-		w := alerts.NewWatch(id)
-		if recs[i] != nil {
-			if err := json.Unmarshal(recs[i], w); err != nil {
-				return nil, fmt.Errorf("watch of %s: %w", id, err)
-			}
+// decodeWatch reads a stored watch of id; a new one when b is nil.
+func decodeWatch(id event.ShipmentID, b []byte) (*alerts.Watch, error) {
+	w := alerts.NewWatch(id)
+	if b != nil {
+		if err := json.Unmarshal(b, w); err != nil {
+			return nil, fmt.Errorf("watch of %s: %w", id, err)
 		}
-		out[id] = w
 	}
-	return out, nil
+	return w, nil
 }
-
-// publishOutbox publishes the partition's flushed alert transitions to
-// inbond.alerts, oldest first, and trims each published batch from the
-// outbox: a crash between the two publishes them again (consumers
-// deduplicate by CloudEvents id), never loses them. kick wakes it after a
-// flush. Once released is closed it publishes what is left, for at most
-// releaseDrain, and returns; it returns at once when the partition is fenced.
-func (p *Processor) publishOutbox(claim state.Claim, kick, released <-chan struct{}, log *zap.Logger) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	wg.Go(func() {
-		select {
-		case <-released:
-			select {
-			case <-time.After(releaseDrain):
-			case <-ctx.Done():
-			}
-			cancel()
-		case <-ctx.Done():
-		}
-	})
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		done := false
-		select {
-		case <-released:
-			done = true
-		default:
-		}
-		for {
-			items, err := p.cfg.Store.Outbox(ctx, claim.Partition, 500)
-			if err != nil || len(items) == 0 {
-				break
-			}
-			msgs := make([]kafka.Message, len(items))
-			for i, b := range items {
-				var hdr struct {
-					Subject string `json:"subject"`
-				}
-				_ = json.Unmarshal(b, &hdr)
-				msgs[i] = kafka.Message{Topic: string(event.TopicAlerts), Key: []byte(hdr.Subject), Value: b, Headers: cloudEventsJSON}
-			}
-			if _, err := retry.Forever(ctx, retry.Default, func() (struct{}, error) { return struct{}{}, p.alertWriter.WriteMessages(ctx, msgs...) }); err != nil {
-				return // released and out of time; the next owner publishes the rest
-			}
-			if err := p.cfg.Store.TrimOutbox(ctx, claim, len(items)); err != nil {
-				if errors.Is(err, state.ErrFenced) {
-					return
-				}
-				log.Warn("outbox trim failed; the batch will be published again", zap.Error(err))
-				break
-			}
-			p.cfg.Metrics.AlertsPublished.Add(float64(len(items)))
-		}
-		if done {
-			return
-		}
-		select {
-		case <-released:
-		case <-kick:
-		case <-t.C:
-		}
-	}
-}
-
-// releaseDrain bounds how long a released partition's publisher goes on.
-const releaseDrain = 5 * time.Second
-
-var cloudEventsJSON = []kafka.Header{{Key: "content-type", Value: []byte("application/cloudevents+json")}}
 
 // dueItem is a shipment's timer in the heap.
 type dueItem struct {

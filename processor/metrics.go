@@ -30,6 +30,11 @@ type Metrics struct {
 	// position has not moved for Config.StallAfter: processed by nobody.
 	StalledPartitions prometheus.Gauge
 	AlertsPublished   prometheus.Counter // alert transitions written to inbond.alerts
+	// Checkpoints counts ledger checkpoints cut (into the outbox);
+	// CheckpointLeaves their sizes; OutboxPublished every output published.
+	Checkpoints      prometheus.Counter
+	CheckpointLeaves prometheus.Histogram
+	OutboxPublished  *prometheus.CounterVec // topic
 }
 
 // NewMetrics creates the instruments and registers them with reg.
@@ -84,12 +89,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		AlertsPublished: counter("alerts_published_total",
 			"Alert transitions published to inbond.alerts from the partitions' outboxes (a re-publication after a crash counts again)."),
+		Checkpoints: counter("checkpoints_total",
+			"Ledger checkpoints cut: a partition's interval of inbond.events with the Merkle root over the shipments it changed, written to the outbox."),
+		CheckpointLeaves: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "checkpoint_leaves",
+			Help: "Shipments (leaves) in one ledger checkpoint.", Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}),
+		OutboxPublished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "inbond", Subsystem: "processor", Name: "outbox_published_total",
+			Help: "Outputs published from the partitions' outboxes, by topic (a re-publication after a crash counts again).",
+		}, []string{"topic"}),
 		StalledPartitions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "inbond", Subsystem: "processor", Name: "stalled_partitions",
 			Help: "Partitions of the topic, owned by any instance, whose position in Redis is behind the log's end and has not moved for the stall time: processed by nobody.",
 		}),
 	}
 	reg.MustRegister(m.Events, m.FlushSeconds, m.FlushEvents, m.FlushShipments, m.FlushErrors, m.Fenced, m.PositionsLost, m.Generations, m.SkippedOffsets, m.Lag, m.Shipments,
-		m.CacheEvictions, m.CachePeak, m.OwnedPartitions, m.StalledPartitions, m.AlertsPublished)
+		m.CacheEvictions, m.CachePeak, m.OwnedPartitions, m.StalledPartitions, m.AlertsPublished,
+		m.Checkpoints, m.CheckpointLeaves, m.OutboxPublished)
 	return m
 }

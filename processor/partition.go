@@ -11,6 +11,7 @@ import (
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/retry"
+	"github.com/inbond/inbond/ledger"
 	"github.com/inbond/inbond/state"
 	"github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -30,6 +31,10 @@ type entry struct {
 	// are off); flushed with the state. watchChanged marks transitions.
 	watch        *alerts.Watch
 	watchChanged bool
+	// link is the shipment's place in its ledger chain (with the ledger
+	// on); linkChanged marks it moved since the last flush.
+	link        ledger.Link
+	linkChanged bool
 }
 
 // evictionOrder lists a loop's clean entries, most recently used first: an
@@ -104,6 +109,7 @@ type partitionLoop struct {
 	envs       []*event.Envelope // apply's decoded step, kept for its capacity
 	missing    []event.ShipmentID
 	alerting   *alerting     // nil when the rules are off
+	chaining   *chaining     // nil when the ledger is off
 	kick       chan struct{} // wakes the outbox publisher after a flush
 	log        *zap.Logger
 }
@@ -213,6 +219,16 @@ func (p *Processor) ownPartition(ctx context.Context, gen *kafka.Generation, par
 			return claim.Epoch, nil // the generation ended before Redis answered
 		}
 		l.alerting = newAlerting(p.cfg.Alerts, p.cfg.FrozenClock, &p.settled, p.cfg.Lateness, &p.latest, claim.Clock, timers)
+	}
+	if p.cfg.Ledger {
+		if l.chaining, err = p.loadChaining(ctx, claim); err != nil {
+			if ctx.Err() == nil {
+				log.Error("open checkpoint not readable; releasing the partition", zap.Error(err))
+			}
+			return claim.Epoch, nil
+		}
+	}
+	if l.alerting != nil || l.chaining != nil {
 		l.kick = make(chan struct{}, 1)
 		released := make(chan struct{})
 		published := make(chan struct{})
@@ -280,7 +296,7 @@ func (l *partitionLoop) run(ctx context.Context, msgs <-chan kafka.Message, read
 				// the unflushed ones: flushed, those can be evicted. An alert
 				// waiting to be published is flushed at once: officers see it
 				// within milliseconds, not at the next interval.
-				if len(rest) > 0 || l.pending >= cfg.FlushEvents || l.alerting != nil && l.alerting.transitions > 0 {
+				if len(rest) > 0 || l.pending >= cfg.FlushEvents || l.alerting != nil && l.alerting.transitions > 0 || l.chaining != nil && l.chaining.full() {
 					if err := l.flushOrRelease(ctx); err != nil {
 						return err
 					}
@@ -294,7 +310,7 @@ func (l *partitionLoop) run(ctx context.Context, msgs <-chan kafka.Message, read
 					}
 				}
 			}
-			if l.pending > 0 {
+			if l.pending > 0 || l.chaining != nil && l.chaining.due(now) {
 				if err := l.flushOrRelease(ctx); err != nil {
 					return err
 				}
@@ -403,6 +419,12 @@ func (l *partitionLoop) applyPrefix(ctx context.Context, prefix []kafka.Message,
 		if err != nil { // cannot happen: the cache is keyed by subject
 			return 0, err
 		}
+		if l.chaining != nil {
+			// Every record of the shipment is chained, a duplicate too: the
+			// chain is the history as the log holds it.
+			l.chaining.chain(en, prefix[i].Value)
+			l.markDirty(en)
+		}
 		if l.alerting != nil {
 			// The rules see duplicates too (a replayed sequence number is
 			// one), and may change their memory on any event.
@@ -425,17 +447,50 @@ func (l *partitionLoop) applyPrefix(ctx context.Context, prefix []kafka.Message,
 // Redis into the cache as clean entries met at this step. On an error (ctx
 // ended) none of them is in the cache.
 func (l *partitionLoop) load(ctx context.Context, ids []event.ShipmentID) error {
-	loaded, err := retry.Forever(ctx, retry.Default, func() (map[event.ShipmentID]*state.Shipment, error) {
-		return l.p.cfg.Store.Load(ctx, l.part, ids)
+	var suffixes []func(event.ShipmentID) string
+	if l.alerting != nil {
+		suffixes = append(suffixes, alerts.WatchSuffix)
+	}
+	if l.chaining != nil {
+		suffixes = append(suffixes, ledger.ChainSuffix)
+	}
+	type loaded struct {
+		states  map[event.ShipmentID]*state.Shipment
+		records [][][]byte
+	}
+	got, err := retry.Forever(ctx, retry.Default, func() (loaded, error) {
+		states, records, err := l.p.cfg.Store.LoadWith(ctx, l.part, ids, suffixes...)
+		return loaded{states, records}, err
 	})
+	if err == nil {
+		err = l.admit(ids, got.states, got.records)
+	}
 	if err != nil {
 		for _, id := range ids {
+			if en := l.cache[id]; en != nil {
+				l.clean.remove(en)
+			}
 			delete(l.cache, id)
 		}
 		return err
 	}
-	for _, id := range ids {
-		en := &entry{sh: loaded[id], step: l.step}
+	l.p.cfg.Metrics.Shipments.Add(float64(len(ids)))
+	return nil
+}
+
+// admit puts the loaded shipments ids into the cache as clean entries met at
+// this step, with their watch and chain link from records (LoadWith's, in
+// load's suffix order).
+func (l *partitionLoop) admit(ids []event.ShipmentID, states map[event.ShipmentID]*state.Shipment, records [][][]byte) error {
+	var watches, links [][]byte
+	if l.alerting != nil {
+		watches, records = records[0], records[1:]
+	}
+	if l.chaining != nil {
+		links = records[0]
+	}
+	for i, id := range ids {
+		en := &entry{sh: states[id], step: l.step}
 		if en.sh == nil {
 			en.sh = state.New(id)
 		} else {
@@ -444,11 +499,19 @@ func (l *partitionLoop) load(ctx context.Context, ids []event.ShipmentID) error 
 		}
 		l.cache[id] = en
 		l.clean.pushFront(en)
+		if watches != nil {
+			w, err := decodeWatch(id, watches[i])
+			if err != nil {
+				return err
+			}
+			en.watch = w
+		}
+		if links != nil && links[i] != nil {
+			if err := en.link.UnmarshalBinary(links[i]); err != nil {
+				return fmt.Errorf("chain link of %s: %w", id, err)
+			}
+		}
 	}
-	if err := l.loadWatches(ctx, ids); err != nil {
-		return err
-	}
-	l.p.cfg.Metrics.Shipments.Add(float64(len(ids)))
 	return nil
 }
 
@@ -459,28 +522,6 @@ func (l *partitionLoop) markDirty(en *entry) {
 		l.clean.remove(en)
 		l.dirty = append(l.dirty, en)
 	}
-}
-
-// loadWatches gives the entries of ids their watches from Redis, when the
-// rules are on.
-func (l *partitionLoop) loadWatches(ctx context.Context, ids []event.ShipmentID) error {
-	if l.alerting == nil {
-		return nil
-	}
-	ws, err := loadWatches(ctx, l.p.cfg.Store, l.part, ids)
-	if err != nil {
-		for _, id := range ids {
-			if en := l.cache[id]; en != nil {
-				l.clean.remove(en)
-			}
-			delete(l.cache, id)
-		}
-		return err
-	}
-	for id, w := range ws {
-		l.cache[id].watch = w
-	}
-	return nil
 }
 
 // fireTimers ticks the shipments whose timers the idle clock has passed,
@@ -562,9 +603,17 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 	for i, en := range l.dirty {
 		changes[i] = state.Change{Shipment: en.sh, Before: en.flushed}
 	}
-	var extra *state.Extra
+	extra := &state.Extra{}
 	if l.alerting != nil {
 		extra = l.alerting.extra(l.dirty)
+	}
+	now := time.Now()
+	var cut *ledger.Batch
+	if l.chaining != nil {
+		var err error
+		if cut, err = l.chaining.extra(extra, l.nextOffset, now); err != nil {
+			return err // cannot happen: the open checkpoint's leaves are one per shipment
+		}
 	}
 	start := time.Now()
 	_, err := retry.Forever(ctx, retry.Default, func() (struct{}, error) {
@@ -606,6 +655,15 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 	l.pending = 0
 	if l.alerting != nil {
 		l.alerting.flushed()
+	}
+	if l.chaining != nil {
+		l.chaining.flushed(cut, now)
+		if cut != nil {
+			m.Checkpoints.Inc()
+			m.CheckpointLeaves.Observe(float64(cut.Checkpoint.Leaves))
+		}
+	}
+	if l.kick != nil {
 		l.kickPublisher()
 	}
 	return nil

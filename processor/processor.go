@@ -63,9 +63,17 @@ type Config struct {
 	// one shipment race each other). A timer fires once the clock is past
 	// its due time by this much (default 1 min; negative: 0).
 	Lateness time.Duration
-	Store    *state.Store
-	Metrics  *Metrics
-	Log      *zap.Logger
+	// Ledger, when set, hash-chains every shipment's records and cuts
+	// checkpoints to inbond.checkpoints (see package ledger).
+	Ledger bool
+	// CheckpointInterval is how often a partition cuts a checkpoint of the
+	// shipments it changed (default 10 s); CheckpointLeaves cuts one early
+	// at that many shipments (default 4,096), which bounds the record.
+	CheckpointInterval time.Duration
+	CheckpointLeaves   int
+	Store              *state.Store
+	Metrics            *Metrics
+	Log                *zap.Logger
 	// OnFlush, when set, is called after every successful flush with its
 	// latency and size (the benchmark uses it). It runs on partition
 	// goroutines, concurrently, and must be cheap.
@@ -102,6 +110,12 @@ func (c *Config) setDefaults() {
 	if c.StallAfter == 0 {
 		c.StallAfter = 30 * time.Second
 	}
+	if c.CheckpointInterval <= 0 {
+		c.CheckpointInterval = 10 * time.Second
+	}
+	if c.CheckpointLeaves <= 0 {
+		c.CheckpointLeaves = 4096
+	}
 	if c.Log == nil {
 		c.Log = zap.NewNop()
 	}
@@ -125,7 +139,7 @@ func (c *Config) Validate() error {
 type Processor struct {
 	cfg         Config
 	partitioner *bus.Partitioner // of the topic, to check each event's routing
-	alertWriter *kafka.Writer    // inbond.alerts; nil without rules
+	outWriter   *kafka.Writer    // the outboxes' topics; nil without rules or ledger
 	// latest is the latest event time (unix ms) any of this instance's
 	// partitions applied: with FrozenClock, every idle partition's clock
 	// moves up to it, so a replay ends with every clock at the traffic's
@@ -204,9 +218,9 @@ func (p *Processor) Run(ctx context.Context) error {
 		return fmt.Errorf("processor: consumer group: %w", err)
 	}
 	log.Info("processor joining group", zap.String("group", p.cfg.Group), zap.String("topic", string(p.cfg.Topic)), zap.Int("partitions", n))
-	if p.cfg.Alerts != nil {
-		p.alertWriter = bus.NewWriter(p.cfg.Brokers)
-		defer p.alertWriter.Close() // after every partition's publisher has stopped (wg.Wait below)
+	if p.cfg.Alerts != nil || p.cfg.Ledger {
+		p.outWriter = bus.NewWriter(p.cfg.Brokers)
+		defer p.outWriter.Close() // after every partition's publisher has stopped (wg.Wait below)
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()

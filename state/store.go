@@ -158,30 +158,54 @@ func (s *Store) Claim(ctx context.Context, p int, owner string, after int64) (Cl
 // Load reads the shipments ids of partition p; absent ones are missing from
 // the map. One round trip whatever the count.
 func (s *Store) Load(ctx context.Context, p int, ids []event.ShipmentID) (map[event.ShipmentID]*Shipment, error) {
+	out, _, err := s.LoadWith(ctx, p, ids)
+	return out, err
+}
+
+// LoadWith is Load that also reads, for each shipment, the records of the
+// stages above state named by suffixes (such as the rules' watch and the
+// ledger's chain link): records[j][i] is suffixes[j]'s record of ids[i], nil
+// when absent. Still one round trip: a new shipment costs one MGET however
+// many stages keep something about it.
+func (s *Store) LoadWith(ctx context.Context, p int, ids []event.ShipmentID, suffixes ...func(event.ShipmentID) string) (map[event.ShipmentID]*Shipment, [][][]byte, error) {
 	out := make(map[event.ShipmentID]*Shipment, len(ids))
+	records := make([][][]byte, len(suffixes))
 	if len(ids) == 0 {
-		return out, nil
+		return out, records, nil
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.ShipmentKey(p, id)
+	keys := make([]string, 0, len(ids)*(1+len(suffixes)))
+	for _, id := range ids {
+		keys = append(keys, s.ShipmentKey(p, id))
+	}
+	for _, sfx := range suffixes {
+		for _, id := range ids {
+			keys = append(keys, s.RecordKey(p, sfx(id)))
+		}
 	}
 	vals, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
-		return nil, fmt.Errorf("load %d shipments of partition %d: %w", len(ids), p, err)
+		return nil, nil, fmt.Errorf("load %d shipments of partition %d: %w", len(ids), p, err)
 	}
-	for i, v := range vals {
+	for i, v := range vals[:len(ids)] {
 		str, ok := v.(string)
 		if !ok {
 			continue
 		}
 		sh, err := Decode([]byte(str))
 		if err != nil {
-			return nil, fmt.Errorf("shipment %s: %w", ids[i], err)
+			return nil, nil, fmt.Errorf("shipment %s: %w", ids[i], err)
 		}
 		out[ids[i]] = sh
 	}
-	return out, nil
+	for j := range suffixes {
+		records[j] = make([][]byte, len(ids))
+		for i, v := range vals[len(ids)*(j+1) : len(ids)*(j+2)] {
+			if str, ok := v.(string); ok {
+				records[j][i] = []byte(str)
+			}
+		}
+	}
+	return out, records, nil
 }
 
 // Encode is the stored form of a shipment: JSON with sorted map keys, so equal
@@ -264,6 +288,7 @@ while i <= n do
   elseif op == 'X' then redis.call('ZREM', k, ARGV[i + 2]); i = i + 3
   elseif op == 'P' then redis.call('RPUSH', k, ARGV[i + 2]); i = i + 3
   elseif op == 'H' then redis.call('HSET', k, ARGV[i + 2], ARGV[i + 3]); i = i + 4
+  elseif op == 'D' then redis.call('DEL', k); i = i + 2
   else return redis.error_reply('unknown op ' .. op) end
 end
 redis.call('HSET', KEYS[1], 'offset', to)
@@ -317,6 +342,11 @@ type Extra struct {
 	// Members add to (or, with Remove, take from) a set of the partition,
 	// named by its suffix (an index such as "alerts:active").
 	Members []Member
+	// Delete removes keys of the partition, named by suffix, before Fields
+	// are set.
+	Delete []string
+	// Fields set fields of hashes of the partition.
+	Fields []Field
 	// Outbox is appended, in order, to the partition's outbox list, which
 	// the owner publishes after the flush and then trims (TrimOutbox).
 	Outbox [][]byte
@@ -334,6 +364,12 @@ type Record struct {
 type Timer struct {
 	Shipment event.ShipmentID
 	Due      int64
+}
+
+// Field is one field of a hash of the partition, named by its suffix.
+type Field struct {
+	Hash, Field string
+	Value       []byte
 }
 
 // Member is one change to a set of the partition.
@@ -421,6 +457,12 @@ func (s *Store) FlushWith(ctx context.Context, c *Claim, nextOffset int64, chang
 			}
 			b.op(code, s.RecordKey(p, m.Set), m.Member)
 		}
+		for _, sfx := range extra.Delete {
+			b.op("D", s.RecordKey(p, sfx))
+		}
+		for _, f := range extra.Fields {
+			b.op("H", s.RecordKey(p, f.Hash), f.Field, f.Value)
+		}
 		for _, o := range extra.Outbox {
 			b.op("P", s.OutboxKey(p), o)
 		}
@@ -493,6 +535,19 @@ func (s *Store) LoadRecords(ctx context.Context, p int, suffixes []string) ([][]
 		if str, ok := v.(string); ok {
 			out[i] = []byte(str)
 		}
+	}
+	return out, nil
+}
+
+// Hash returns the fields of partition p's hash with the given suffix.
+func (s *Store) Hash(ctx context.Context, p int, suffix string) (map[string][]byte, error) {
+	m, err := s.rdb.HGetAll(ctx, s.RecordKey(p, suffix)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("hash %s of partition %d: %w", suffix, p, err)
+	}
+	out := make(map[string][]byte, len(m))
+	for k, v := range m {
+		out[k] = []byte(v)
 	}
 	return out, nil
 }

@@ -54,6 +54,8 @@ func processCommand() *ffcli.Command {
 	cache := fs.Int("cache-shipments", 0, "shipments each partition keeps in memory; clean ones beyond it are evicted, least recently used first, and reloaded from Redis when met again (default 10000)")
 	rules := fs.Bool("rules", true, "run the deviation rules and publish alert transitions to inbond.alerts")
 	rulesConfig := fs.String("rules-config", "", "YAML file of the rules' thresholds, severities and disabled rules (default: DESIGN.md's limits)")
+	chain := fs.Bool("ledger", true, "hash-chain every shipment's records and publish ledger checkpoints to inbond.checkpoints for `inbond anchor`")
+	every := fs.Duration("checkpoint-interval", 0, "how often each partition cuts a ledger checkpoint of the shipments it changed (default 10s)")
 	stall := fs.Duration("stall-after", 0, "report a partition as processed by nobody (warning, inbond_processor_stalled_partitions) when it stays behind the log with its stored position unmoved this long (default 30s; negative disables)")
 	session := fs.Duration("session-timeout", 0, "consumer-group session timeout: how long a silent instance keeps its partitions (default 10s)")
 	return command("process", "inbond process [flags]",
@@ -75,6 +77,7 @@ func processCommand() *ffcli.Command {
 				Process: &processor.Config{
 					Group: *group, Owner: *owner,
 					FlushInterval: *interval, FlushEvents: *events, SessionTimeout: *session, CacheShipments: *cache, StallAfter: *stall, Alerts: env,
+					Ledger: *chain, CheckpointInterval: *every,
 				},
 				MetricsAddr: c.metricsAddr,
 				Log:         log,

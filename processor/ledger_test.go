@@ -1,0 +1,195 @@
+package processor_test
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/embedded"
+	"github.com/inbond/inbond/internal/testenv"
+	"github.com/inbond/inbond/ledger"
+	"github.com/inbond/inbond/processor"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// checkpointsTileTheLog waits until inbond.checkpoints covers every record
+// of inbond.events and checks it against chains computed here from the log
+// alone: per partition, the checkpoints (re-publications of one counted once)
+// follow each other without gap or overlap from offset 0 to the end, and each
+// holds exactly the shipments with a record in its range, each with the
+// count and head of all its records before the range's end. It returns the
+// number of distinct checkpoints.
+func checkpointsTileTheLog(t *testing.T, brokers []string, within time.Duration) int {
+	t.Helper()
+	ends := testenv.EndOffsets(t, brokers, string(event.TopicEvents))
+	total := 0
+	for _, e := range ends {
+		total += int(e)
+	}
+	records := testenv.ReadTopic(t, brokers, string(event.TopicEvents), total, within)
+	deadline := time.Now().Add(within)
+	var batches map[int][]*ledger.Batch
+	for {
+		var uncovered []string
+		batches = readCheckpoints(t, brokers)
+		for p, end := range ends {
+			if end == 0 {
+				continue
+			}
+			if bs := batches[p]; len(bs) == 0 || bs[len(bs)-1].Checkpoint.To < end {
+				uncovered = append(uncovered, fmt.Sprintf("partition %d (end %d)", p, end))
+			}
+		}
+		if len(uncovered) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoints do not cover %s after %s", strings.Join(uncovered, ", "), within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	n := 0
+	for p, end := range ends {
+		bs := batches[p]
+		var links = map[event.ShipmentID]ledger.Link{}
+		recs := records[p]
+		next := 0
+		from := int64(0)
+		for _, b := range bs {
+			c := b.Checkpoint
+			if c.Partition != p || c.Topic != string(event.TopicEvents) {
+				t.Fatalf("checkpoint %s published for partition %d", c.ID(), p)
+			}
+			if c.From != from {
+				t.Fatalf("partition %d: checkpoint %s follows one ending at %d: a gap or an overlap (a fork)", p, c.ID(), from)
+			}
+			changed := map[event.ShipmentID]bool{}
+			for ; next < len(recs) && recs[next].Offset < c.To; next++ {
+				e, err := event.UnmarshalCanonical(recs[next].Value)
+				if err != nil {
+					continue
+				}
+				links[e.Subject] = links[e.Subject].Next(recs[next].Value)
+				changed[e.Subject] = true
+			}
+			var want []ledger.Leaf
+			for id := range changed {
+				want = append(want, ledger.Leaf{Shipment: id, Count: links[id].Count, Head: links[id].Head})
+			}
+			slices.SortFunc(want, func(a, b ledger.Leaf) int { return cmp.Compare(a.Shipment, b.Shipment) })
+			if !slices.Equal(b.Leaves, want) {
+				t.Fatalf("partition %d: checkpoint %s holds %d leaves, the log gives %d (first difference: %v)", p, c.ID(), len(b.Leaves), len(want), firstDiff(b.Leaves, want))
+			}
+			from = c.To
+			n++
+		}
+		if from != end {
+			t.Fatalf("partition %d: checkpoints end at %d, the log at %d", p, from, end)
+		}
+	}
+	return n
+}
+
+func firstDiff(got, want []ledger.Leaf) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return fmt.Sprintf("leaf %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	return "one list is a prefix of the other"
+}
+
+// readCheckpoints returns the distinct checkpoints on inbond.checkpoints by
+// events partition, in publication order. A record published twice (a crash
+// between publishing and trimming the outbox) is counted once; two different
+// records for one range would be a fork, which the tiling check catches.
+func readCheckpoints(t *testing.T, brokers []string) map[int][]*ledger.Batch {
+	t.Helper()
+	out := map[int][]*ledger.Batch{}
+	seen := map[string]bool{}
+	for _, msgs := range testenv.ReadTopic(t, brokers, string(event.TopicCheckpoints), 1, 2*time.Second) {
+		for _, m := range msgs {
+			if seen[string(m.Value)] {
+				continue
+			}
+			seen[string(m.Value)] = true
+			b, err := ledger.UnmarshalBatch(m.Value)
+			if err != nil {
+				t.Fatalf("checkpoint record at offset %d: %v", m.Offset, err)
+			}
+			if !bytes.Equal(m.Key, []byte(fmt.Sprint(b.Checkpoint.Partition))) {
+				t.Fatalf("checkpoint %s keyed %q", b.Checkpoint.ID(), m.Key)
+			}
+			out[b.Checkpoint.Partition] = append(out[b.Checkpoint.Partition], b)
+		}
+	}
+	return out
+}
+
+// withoutLedger drops the ledger's keys (chain links, the open checkpoint,
+// the outbox) from a snapshot, to compare state with a run without it.
+func withoutLedger(s map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range s {
+		if strings.Contains(k, ":chain:") || strings.Contains(k, ":ledger:") || strings.HasSuffix(k, ":outbox") {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// TestLedgerCheckpointsTileTheLog: with the ledger on, the checkpoints of a
+// streamed workload cover the log exactly, with the chains the log gives,
+// and the state is the state of a run without the ledger.
+func TestLedgerCheckpointsTileTheLog(t *testing.T) {
+	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 300, 30_000, 23)
+	streamed := streamIn(t, brokers, envs, 10, 200*time.Millisecond)
+	done, stop := launchProcessor(t, brokers, store, "g-ledger", "chainer", processor.NewMetrics(prometheus.NewRegistry()), func(c *processor.Config) {
+		c.Ledger, c.CheckpointInterval = true, 300*time.Millisecond
+	})
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	<-streamed
+	waitCaughtUp(t, brokers, r.Client, store, 2*time.Minute)
+	n := checkpointsTileTheLog(t, brokers, time.Minute)
+	if n <= 12 {
+		t.Fatalf("%d checkpoints for 12 partitions streamed over 2 s at a 300 ms interval: intervals were not cut", n)
+	}
+	t.Logf("%d checkpoints tile the log", n)
+	equalsBothReferences(t, withoutLedger(snapshot(t, r.Client, r.Prefix)), brokers, store, envs, "state with the ledger on")
+}
+
+// TestLedgerSurvivesSIGKILL kills processor processes mid-interval while
+// events stream in: no checkpoint is lost or forked (they still tile the log
+// with the log's chains) and the state is that of an uninterrupted run.
+func TestLedgerSurvivesSIGKILL(t *testing.T) {
+	brokers, r, store, envs := newFixture(t, kafkaProcess(t), 500, 60_000, 29)
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 2))
+	t.Logf("kill schedule seed %d", seed)
+	flags := []string{"--ledger", "--checkpoint-interval", "250ms"}
+	streamed := streamIn(t, brokers, envs, 30, 100*time.Millisecond)
+	proc := startProcessProcess(t, brokers, r, "g-ledger-crash", "chainer-0", flags...)
+	for kill := 1; kill <= 4; kill++ {
+		time.Sleep(time.Duration(200+rng.IntN(900)) * time.Millisecond)
+		proc.kill()
+		proc = startProcessProcess(t, brokers, r, "g-ledger-crash", fmt.Sprintf("chainer-%d", kill), flags...)
+	}
+	<-streamed
+	waitCaughtUp(t, brokers, r.Client, store, 3*time.Minute)
+	n := checkpointsTileTheLog(t, brokers, time.Minute)
+	proc.stop(t)
+	t.Logf("4 SIGKILLs; %d checkpoints tile the log", n)
+	equalsBothReferences(t, withoutLedger(snapshot(t, r.Client, r.Prefix)), brokers, store, envs, "state after 4 SIGKILLs with the ledger on")
+}
