@@ -107,6 +107,7 @@ func TestHelpIsComplete(t *testing.T) {
 		"demo":    {"redis", "mqtt-listen", "kafka-port", "speed", "seed", "rounds"},
 		"process": {"kafka-brokers", "redis", "redis-db", "redis-password-file", "key-prefix", "group", "owner", "flush-interval", "flush-events", "cache-shipments", "stall-after", "rules", "rules-config", "session-timeout", "metrics-addr"},
 		"bench":   {"redis", "events", "shipments", "key-prefix", "latency", "rate"},
+		"anchor":  {"kafka-brokers", "redis", "key-prefix", "topic", "log-dir", "origin", "key-file", "listen", "checkpoint-interval", "print-key", "metrics-addr"},
 		"kafka":   {"port", "brokers", "partitions", "min-session-timeout", "evict-dead-members", "log-format"},
 		"simulate": {"scenario", "random", "seed", "inject", "speed", "rate", "events", "out", "from", "labels",
 			"mqtt-broker", "kafka-brokers", "embedded"},
