@@ -15,10 +15,6 @@ func ChainSuffix(id event.ShipmentID) string { return "chain:" + string(id) }
 // partition's slot of the state store: Receipt.Marshal's JSON.
 func ReceiptSuffix(id event.ShipmentID) string { return "receipt:" + string(id) }
 
-// PendingSuffix is the hash of the shipments a partition changed since its
-// last checkpoint, each with its link: the open checkpoint's leaves.
-const PendingSuffix = "ledger:pending"
-
 // Marshal is the stored form of a receipt: RFC 8785 JSON.
 func (r Receipt) Marshal() []byte { return canonicalJSON(r) }
 

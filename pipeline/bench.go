@@ -64,7 +64,12 @@ type BenchResult struct {
 	Baseline  BenchRun // read from Kafka, one pipelined Redis write per event, nothing else
 	Processor BenchRun // the processor: decode, apply, atomic flush of state + offset
 	Rules     BenchRun // the same with the deviation rules on (and their records in the flush)
+	Ledger    BenchRun // rules on and the ledger's chains and checkpoints too
 }
+
+// LedgerRatio is the throughput with the ledger on as a fraction of without
+// (both with the rules on).
+func (r BenchResult) LedgerRatio() float64 { return r.Ledger.PerSecond / r.Rules.PerSecond }
 
 // RulesRatio is the throughput with the rules on as a fraction of without.
 func (r BenchResult) RulesRatio() float64 { return r.Rules.PerSecond / r.Processor.PerSecond }
@@ -121,6 +126,16 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 			return res, err
 		}
 		say("round %d with rules %s", i+1, rr)
+		lr, err := processorRunWith(ctx, brokers, cfg.Redis, cfg.Prefix+"ledger"+tag+":", "inbond-bench-ledger-"+tag, len(envs), func(c *processor.Config) {
+			c.Alerts, c.Ledger, c.CheckpointInterval = env, true, time.Second
+		})
+		if err != nil {
+			return res, err
+		}
+		say("round %d + ledger   %s", i+1, lr)
+		if lr.PerSecond > res.Ledger.PerSecond {
+			res.Ledger = lr
+		}
 		if b.PerSecond > res.Baseline.PerSecond {
 			res.Baseline = b
 		}
@@ -134,7 +149,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	say("best baseline   %s", res.Baseline)
 	say("best processor  %s", res.Processor)
 	say("best with rules %s", res.Rules)
-	say("processor / baseline = %.2f; rules on / off = %.2f", res.Ratio(), res.RulesRatio())
+	say("best + ledger   %s", res.Ledger)
+	say("processor / baseline = %.2f; rules on / off = %.2f; ledger on / off (rules on) = %.2f", res.Ratio(), res.RulesRatio(), res.LedgerRatio())
 	return res, nil
 }
 
@@ -263,20 +279,28 @@ func baseline(ctx context.Context, brokers []string, rdb *redis.Client, prefix s
 // start of the topic until the offsets stored in Redis reach the end of every
 // partition.
 func processorRun(ctx context.Context, brokers []string, rdb *redis.Client, prefix, group string, total int, rules *alerts.Env) (BenchRun, error) {
+	return processorRunWith(ctx, brokers, rdb, prefix, group, total, func(c *processor.Config) { c.Alerts = rules })
+}
+
+// processorRunWith is processorRun with the processor's configuration
+// changed by tune.
+func processorRunWith(ctx context.Context, brokers []string, rdb *redis.Client, prefix, group string, total int, tune func(*processor.Config)) (BenchRun, error) {
 	ends, err := bus.EndOffsets(ctx, brokers, string(event.TopicEvents))
 	if err != nil {
 		return BenchRun{}, err
 	}
 	var mu sync.Mutex
 	var lat []time.Duration
+	pc := &processor.Config{
+		Group: group, Owner: "bench", SessionTimeout: 6 * time.Second, FrozenClock: true,
+		OnFlush: func(d time.Duration, _, _ int) { mu.Lock(); lat = append(lat, d); mu.Unlock() },
+	}
+	tune(pc)
 	start := time.Now()
 	sys, err := Start(ctx, Config{
-		Kafka: Kafka{Brokers: brokers},
-		Redis: Redis{Client: rdb, Prefix: prefix},
-		Process: &processor.Config{
-			Group: group, Owner: "bench", SessionTimeout: 6 * time.Second, Alerts: rules, FrozenClock: true,
-			OnFlush: func(d time.Duration, _, _ int) { mu.Lock(); lat = append(lat, d); mu.Unlock() },
-		},
+		Kafka:   Kafka{Brokers: brokers},
+		Redis:   Redis{Client: rdb, Prefix: prefix},
+		Process: pc,
 	})
 	if err != nil {
 		return BenchRun{}, err

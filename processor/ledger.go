@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/retry"
 	"github.com/inbond/inbond/ledger"
 	"github.com/inbond/inbond/state"
@@ -18,8 +19,9 @@ import (
 //
 // Exactly once. A shipment's link advances by every record of it the loop
 // reads, and is flushed with the state and the offset in one atomic step; so
-// is the open checkpoint (its leaves as a hash, its first offset), and a cut
-// replaces it in that step by the checkpoint record in the outbox. A crash
+// is a cut: the checkpoint record into the outbox and the next one's first
+// offset. The open checkpoint's leaves are the shipments with records since
+// that offset, which a new owner reads back (loadChaining). A crash
 // before a flush replays exactly the records whose links were not flushed,
 // from links that were; a crash after it republishes the same outbox bytes.
 // A checkpoint is therefore neither lost nor forked, and its offsets tile the
@@ -39,15 +41,14 @@ type chaining struct {
 // pendingFrom is the record of the open checkpoint's first offset.
 const pendingFrom = "ledger:from"
 
-// loadChaining reads the open checkpoint of the claim's partition.
+// loadChaining rebuilds the open checkpoint of the claim's partition: its
+// first offset as the last cut stored it, and its leaves, the shipments with
+// a record between that offset and the stored one (read back from the log:
+// at most one interval of records) with their flushed links. Rebuilding
+// costs one short read at a claim; storing the leaves instead would cost a
+// write per changed shipment at every flush.
 func (p *Processor) loadChaining(ctx context.Context, claim state.Claim) (*chaining, error) {
 	store := p.cfg.Store
-	fields, err := retry.Forever(ctx, retry.Default, func() (map[string][]byte, error) {
-		return store.Hash(ctx, claim.Partition, ledger.PendingSuffix)
-	})
-	if err != nil {
-		return nil, err
-	}
 	recs, err := retry.Forever(ctx, retry.Default, func() ([][]byte, error) {
 		return store.LoadRecords(ctx, claim.Partition, []string{pendingFrom})
 	})
@@ -56,20 +57,68 @@ func (p *Processor) loadChaining(ctx context.Context, claim state.Claim) (*chain
 	}
 	c := &chaining{topic: string(p.cfg.Topic), partition: claim.Partition, interval: p.cfg.CheckpointInterval,
 		maxLeaves: p.cfg.CheckpointLeaves, settled: p.settled.Load, from: max(claim.Offset, 0), lastCut: time.Now(),
-		pending: make(map[event.ShipmentID]ledger.Link, len(fields))}
+		pending: map[event.ShipmentID]ledger.Link{}}
 	if recs[0] != nil {
 		if c.from, err = strconv.ParseInt(string(recs[0]), 10, 64); err != nil {
 			return nil, fmt.Errorf("ledger: open checkpoint of partition %d: first offset %q: %w", claim.Partition, recs[0], err)
 		}
 	}
-	for id, b := range fields {
-		var l ledger.Link
-		if err := l.UnmarshalBinary(b); err != nil {
-			return nil, fmt.Errorf("ledger: open checkpoint of partition %d, shipment %s: %w", claim.Partition, id, err)
+	if c.from >= claim.Offset {
+		return c, nil
+	}
+	ids, err := p.shipmentsBetween(ctx, claim.Partition, c.from, claim.Offset)
+	if err != nil {
+		return nil, err
+	}
+	suffixes := make([]string, len(ids))
+	for i, id := range ids {
+		suffixes[i] = ledger.ChainSuffix(id)
+	}
+	links, err := retry.Forever(ctx, retry.Default, func() ([][]byte, error) { return store.LoadRecords(ctx, claim.Partition, suffixes) })
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		if links[i] == nil {
+			continue // chained before the ledger was turned on: its chain starts later
 		}
-		c.pending[event.ShipmentID(id)] = l
+		var l ledger.Link
+		if err := l.UnmarshalBinary(links[i]); err != nil {
+			return nil, fmt.Errorf("ledger: open checkpoint of partition %d: chain link of %s: %w", claim.Partition, id, err)
+		}
+		c.pending[id] = l
 	}
 	return c, nil
+}
+
+// shipmentsBetween returns the shipments the loop chained a record of in
+// partition part's offsets [from, to): those it applies, decodable and
+// routed to the partition.
+func (p *Processor) shipmentsBetween(ctx context.Context, part int, from, to int64) ([]event.ShipmentID, error) {
+	r := bus.PartitionReader(p.cfg.Brokers, string(p.cfg.Topic), part, readBatch, nil)
+	defer r.Close()
+	if err := r.SetOffset(from); err != nil {
+		return nil, fmt.Errorf("ledger: reread partition %d from %d: %w", part, from, err)
+	}
+	seen := map[event.ShipmentID]bool{}
+	var ids []event.ShipmentID
+	for next := from; next < to; {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: reread partition %d at %d: %w", part, next, err)
+		}
+		next = m.Offset + 1
+		if m.Offset >= to {
+			break
+		}
+		e, err := event.UnmarshalCanonical(m.Value)
+		if err != nil || p.partitioner.Partition([]byte(e.Subject)) != part || seen[e.Subject] {
+			continue
+		}
+		seen[e.Subject] = true
+		ids = append(ids, e.Subject)
+	}
+	return ids, nil
 }
 
 // chain advances en's link by a record of its shipment.
@@ -99,10 +148,6 @@ func (c *chaining) extra(x *state.Extra, nextOffset int64, now time.Time) (*ledg
 		x.Records = append(x.Records, state.Record{Suffix: ledger.ChainSuffix(en.sh.ID), Value: b})
 	}
 	if !c.due(now) {
-		for _, en := range c.changed {
-			b, _ := en.link.MarshalBinary()
-			x.Fields = append(x.Fields, state.Field{Hash: ledger.PendingSuffix, Field: string(en.sh.ID), Value: b})
-		}
 		return nil, nil
 	}
 	leaves := make([]ledger.Leaf, 0, len(c.pending))
@@ -113,7 +158,6 @@ func (c *chaining) extra(x *state.Extra, nextOffset int64, now time.Time) (*ledg
 	if err != nil {
 		return nil, err
 	}
-	x.Delete = append(x.Delete, ledger.PendingSuffix)
 	x.Records = append(x.Records, state.Record{Suffix: pendingFrom, Value: []byte(strconv.FormatInt(nextOffset, 10))})
 	x.Outbox = append(x.Outbox, outboxItem(string(event.TopicCheckpoints), strconv.Itoa(c.partition), batch.Marshal()))
 	return batch, nil

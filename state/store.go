@@ -288,7 +288,6 @@ while i <= n do
   elseif op == 'X' then redis.call('ZREM', k, ARGV[i + 2]); i = i + 3
   elseif op == 'P' then redis.call('RPUSH', k, ARGV[i + 2]); i = i + 3
   elseif op == 'H' then redis.call('HSET', k, ARGV[i + 2], ARGV[i + 3]); i = i + 4
-  elseif op == 'D' then redis.call('DEL', k); i = i + 2
   else return redis.error_reply('unknown op ' .. op) end
 end
 redis.call('HSET', KEYS[1], 'offset', to)
@@ -342,11 +341,6 @@ type Extra struct {
 	// Members add to (or, with Remove, take from) a set of the partition,
 	// named by its suffix (an index such as "alerts:active").
 	Members []Member
-	// Delete removes keys of the partition, named by suffix, before Fields
-	// are set.
-	Delete []string
-	// Fields set fields of hashes of the partition.
-	Fields []Field
 	// Outbox is appended, in order, to the partition's outbox list, which
 	// the owner publishes after the flush and then trims (TrimOutbox).
 	Outbox [][]byte
@@ -364,12 +358,6 @@ type Record struct {
 type Timer struct {
 	Shipment event.ShipmentID
 	Due      int64
-}
-
-// Field is one field of a hash of the partition, named by its suffix.
-type Field struct {
-	Hash, Field string
-	Value       []byte
 }
 
 // Member is one change to a set of the partition.
@@ -457,12 +445,6 @@ func (s *Store) FlushWith(ctx context.Context, c *Claim, nextOffset int64, chang
 			}
 			b.op(code, s.RecordKey(p, m.Set), m.Member)
 		}
-		for _, sfx := range extra.Delete {
-			b.op("D", s.RecordKey(p, sfx))
-		}
-		for _, f := range extra.Fields {
-			b.op("H", s.RecordKey(p, f.Hash), f.Field, f.Value)
-		}
 		for _, o := range extra.Outbox {
 			b.op("P", s.OutboxKey(p), o)
 		}
@@ -535,19 +517,6 @@ func (s *Store) LoadRecords(ctx context.Context, p int, suffixes []string) ([][]
 		if str, ok := v.(string); ok {
 			out[i] = []byte(str)
 		}
-	}
-	return out, nil
-}
-
-// Hash returns the fields of partition p's hash with the given suffix.
-func (s *Store) Hash(ctx context.Context, p int, suffix string) (map[string][]byte, error) {
-	m, err := s.rdb.HGetAll(ctx, s.RecordKey(p, suffix)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("hash %s of partition %d: %w", suffix, p, err)
-	}
-	out := make(map[string][]byte, len(m))
-	for k, v := range m {
-		out[k] = []byte(v)
 	}
 	return out, nil
 }
