@@ -490,7 +490,6 @@ const (
 
 // item is one record of a round.
 type item struct {
-	msg   kafka.Message
 	kind  int
 	batch *ledger.Batch
 	sum   [sha256.Size]byte
@@ -603,7 +602,7 @@ func (l *loop) round(ctx context.Context, pos *position, msgs []kafka.Message) e
 // case it is handed to the log here.
 func (l *loop) classify(ctx context.Context, m kafka.Message, appended map[[sha256.Size]byte]*item) *item {
 	a := l.a
-	it := &item{msg: m}
+	it := &item{}
 	b, err := ledger.UnmarshalBatch(m.Value)
 	reason := ReasonUndecodable
 	if err == nil {

@@ -159,11 +159,10 @@ func (p *position) check(ctx context.Context, rdb redis.UniversalClient, key str
 
 // receiptWrite is the receipts of one checkpoint with their keys.
 type receiptWrite struct {
-	partition int
-	to        int64
-	logIndex  uint64
-	keys      []string
-	values    [][]byte
+	to       int64
+	logIndex uint64
+	keys     []string
+	values   [][]byte
 }
 
 // writeReceipts stores every receipt of ws that is newer than the stored
@@ -219,7 +218,7 @@ func receiptsOf(b *ledger.Batch, logIndex uint64, key func(partition int, suffix
 		return receiptWrite{}, err
 	}
 	cp := b.Checkpoint
-	w := receiptWrite{partition: cp.Partition, to: cp.To, logIndex: logIndex, keys: make([]string, len(rs)), values: make([][]byte, len(rs))}
+	w := receiptWrite{to: cp.To, logIndex: logIndex, keys: make([]string, len(rs)), values: make([][]byte, len(rs))}
 	for i, r := range rs {
 		w.keys[i] = key(cp.Partition, ledger.ReceiptSuffix(r.Leaf.Shipment))
 		w.values[i] = r.Marshal()
