@@ -6,7 +6,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 PKGS      := ./...
 
-.PHONY: all build vet test test-short fuzz demo bench clean
+.PHONY: all build vet test test-short fuzz demo bench bench-peers clean
 
 all: build vet test
 
@@ -44,6 +44,16 @@ demo:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x $(PKGS)
+
+# inbond against the field (BENCHMARKS.md): the log's read ceiling, the same
+# job on goka (bench/goka, a module of its own, built here) and inbond, on the
+# same events, interleaved; then a SIGKILL mid-stream for goka and inbond.
+# Needs the real Redis on 127.0.0.1:6379. PEERS_FLAGS passes flags, e.g.
+# PEERS_FLAGS='--events 100000 --rounds 2'.
+PEERS_FLAGS ?=
+bench-peers: build
+	cd bench/goka && $(GO) vet ./... && $(GO) build -o ../../bin/goka-peer .
+	./bin/inbond bench peers --goka-bin bin/goka-peer $(PEERS_FLAGS)
 
 clean:
 	rm -rf bin .test.log

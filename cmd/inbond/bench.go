@@ -19,7 +19,7 @@ func benchCommand() *ffcli.Command {
 	shipments := fs.Int("shipments", 1000, "shipments the events belong to")
 	latency := fs.Bool("latency", true, "then time ingest -> alert: simulated carriers with every deviation into the gateways, processor and rules")
 	rate := fs.Float64("rate", 10_000, "messages per second the latency run publishes into the gateways")
-	return command("bench", "inbond bench [flags]",
+	c := command("bench", "inbond bench [flags] | inbond bench peers [flags]",
 		"Measure the processor: stream pre-generated events through in-process Kafka into it with the real Redis at --redis, next to a baseline measured in the same run (read from Kafka, one pipelined Redis write per event).",
 		fs, func(ctx context.Context, _ []string) error {
 			rf.prefix = fmt.Sprintf("%sbench:%d:", rf.prefix, time.Now().UnixNano())
@@ -40,4 +40,6 @@ func benchCommand() *ffcli.Command {
 			_, err = pipeline.Latency(ctx, pipeline.LatencyConfig{Redis: rdb, Prefix: rf.prefix + "latency:", Rate: *rate, Out: os.Stdout})
 			return err
 		})
+	c.Subcommands = []*ffcli.Command{benchPeersCommand()}
+	return c
 }
