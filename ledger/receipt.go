@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -257,10 +258,23 @@ func (e *Evidence) MarshalProof() ([]byte, error) {
 
 // UnmarshalProof reads an offline proof written by MarshalProof.
 func UnmarshalProof(b []byte) (*Evidence, error) {
+	// The library reads lines with a bufio.Scanner, whose 64 KiB line limit
+	// a history's extra data passes: its extra line is decoded here and the
+	// rest, a few short lines, left to the library.
+	header, rest, _ := bytes.Cut(b, []byte{'\n'})
+	var extra []byte
+	if line, after, ok := bytes.Cut(rest, []byte{'\n'}); ok && bytes.HasPrefix(line, []byte("extra ")) {
+		var err error
+		if extra, err = base64.StdEncoding.DecodeString(string(line[len("extra "):])); err != nil {
+			return nil, fmt.Errorf("ledger: offline proof: extra data not base64: %w", err)
+		}
+		b = append(append(header, '\n'), after...)
+	}
 	var p tlogproof.TLogProof
 	if err := p.Unmarshal(b); err != nil {
 		return nil, fmt.Errorf("ledger: offline proof: %w", err)
 	}
+	p.ExtraData = extra
 	var x proofExtra
 	dec := json.NewDecoder(bytes.NewReader(p.ExtraData))
 	dec.DisallowUnknownFields()

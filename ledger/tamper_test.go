@@ -42,8 +42,9 @@ func newWorld(t *testing.T) *world {
 	}
 	var events []ledger.Event
 	var link ledger.Link
+	pad := strings.Repeat("x", 20_000) // the history's extra line passes bufio.Scanner's 64 KiB
 	for i := range 8 {
-		v := fmt.Appendf(nil, `{"data":{"flow_rate":%d},"id":"ev-%d","subject":"SHP-1"}`, 1000+i, i)
+		v := fmt.Appendf(nil, `{"data":{"flow_rate":%d,"note":"%s"},"id":"ev-%d","subject":"SHP-1"}`, 1000+i, pad, i)
 		events = append(events, ledger.Event{Offset: int64(10 * (i + 1)), Value: v})
 		link = link.Next(v)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/obs"
+	"github.com/inbond/inbond/ledger/anchor"
 	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/state"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,10 @@ type Config struct {
 	Ingest   *Ingest
 	Process  *processor.Config // Brokers, Store, Metrics and Log are filled in by Start
 	Webhooks *webhook.Config   // the webhook sink of inbond.alerts
+	// Anchor logs the processor's checkpoints in the transparency log and
+	// writes receipts (Brokers, Store, Redis, Logger and Registerer are
+	// filled in by Start; it uses the system's Redis).
+	Anchor *anchor.Config
 
 	// MetricsAddr is the listen address of /metrics ("" disables it).
 	MetricsAddr string
@@ -142,11 +147,13 @@ type System struct {
 	RedisKind   string               // "real", "in-process" or "client" (given by the caller)
 	Store       *state.Store         // the processor's store (nil without it)
 	Processor   *processor.Processor // nil without it
+	Anchor      *anchor.Anchor       // nil without it
 	MetricsAddr string               // "" when disabled
 	Registry    *prometheus.Registry
 
 	log   *zap.Logger
-	stops []func() // run in reverse order by Stop
+	rdb   redis.UniversalClient // the store's client
+	stops []func()              // run in reverse order by Stop
 
 	// ended is closed when the first stage returns without being asked to:
 	// a failure, or a stage that found nothing to do.
@@ -189,6 +196,11 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	}
 	if cfg.Process != nil {
 		if err := s.startProcessor(ctx, cfg.Redis, *cfg.Process); err != nil {
+			return s, err
+		}
+	}
+	if cfg.Anchor != nil {
+		if err := s.startAnchor(ctx, cfg.Redis, *cfg.Anchor); err != nil {
 			return s, err
 		}
 	}
@@ -378,7 +390,12 @@ func (s *System) startIngest(ctx context.Context, in Ingest) error {
 	}
 }
 
-func (s *System) startProcessor(ctx context.Context, r Redis, pc processor.Config) error {
+// openStore connects the system's Redis and its store, once for the stages
+// that share it (the processor, the anchor).
+func (s *System) openStore(ctx context.Context, r Redis) error {
+	if s.Store != nil {
+		return nil
+	}
 	rdb, err := s.connectRedis(ctx, r)
 	if err != nil {
 		return err
@@ -390,11 +407,35 @@ func (s *System) startProcessor(ctx context.Context, r Redis, pc processor.Confi
 	if s.Store, err = state.NewStore(rdb, prefix); err != nil {
 		return err
 	}
+	s.rdb = rdb
 	if r.Reset {
 		if err := s.Store.DeletePrefix(ctx); err != nil {
 			return fmt.Errorf("redis %s: clear %s*: %w", s.RedisAddr, prefix, err)
 		}
 	}
+	return nil
+}
+
+func (s *System) startAnchor(ctx context.Context, r Redis, ac anchor.Config) error {
+	if err := s.openStore(ctx, r); err != nil {
+		return err
+	}
+	ac.Brokers, ac.Store, ac.Redis, ac.Logger, ac.Registerer = s.Brokers, s.Store, s.rdb, s.log, s.Registry
+	a, err := anchor.New(ac)
+	if err != nil {
+		return err
+	}
+	s.Anchor = a
+	s.log.Info("anchor starting", zap.String("log", ac.Dir), zap.String("verifier_key", a.VerifierKey()), zap.String("http", a.Addr()))
+	s.run("anchor", a.Run)
+	return nil
+}
+
+func (s *System) startProcessor(ctx context.Context, r Redis, pc processor.Config) error {
+	if err := s.openStore(ctx, r); err != nil {
+		return err
+	}
+	prefix := s.Store.Prefix()
 	pc.Brokers, pc.Store, pc.Log = s.Brokers, s.Store, s.log
 	pc.Metrics = processor.NewMetrics(s.Registry)
 	p, err := processor.New(pc)

@@ -2,7 +2,12 @@
 // traffic (as `inbond simulate --out` writes it) as fast as it goes, and
 // writes every output to a directory, sorted, so that two runs over the same
 // traffic give byte-identical files: alerts.jsonl (every alert with its
-// audit trail) and shipments.jsonl (every final state). A user backtests the
+// audit trail) and shipments.jsonl (every final state). It also anchors
+// every shipment's history: log/ is the transparency log (C2SP tlog-tiles),
+// log.vkey its verifier key and receipts/ each shipment's offline proof
+// (C2SP tlog-proof), checked before it is written. Those carry the times
+// the checkpoints were cut and a key made for the run, so they differ from
+// run to run while proving the same histories. A user backtests the
 // rules' thresholds with it; the tests check the whole system with it.
 //
 // The partitions' clocks do not move with wall time: they stop at the
@@ -27,6 +32,9 @@ import (
 	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/ledger"
+	"github.com/inbond/inbond/ledger/anchor"
+	"github.com/inbond/inbond/ledger/audit"
 	"github.com/inbond/inbond/pipeline"
 	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/sim"
@@ -49,7 +57,11 @@ type Summary struct {
 	Messages, Events, DeadLetters int64
 	Shipments                     int
 	Alerts                        map[alerts.Rule]int
-	Elapsed                       time.Duration
+	// Anchored counts the shipments whose history was proven against the
+	// log and written to receipts/; Checkpoints the log's entries.
+	Anchored    int
+	Checkpoints uint64
+	Elapsed     time.Duration
 }
 
 // prefix is where a replay keeps state in its own in-process Redis.
@@ -76,7 +88,19 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	sysCfg.Ingest.Now = func() time.Time { return time.UnixMilli(received.Load()).UTC() }
 	sysCfg.Redis = pipeline.Redis{InProcess: true, Prefix: prefix}
 	sysCfg.Process = &processor.Config{Owner: "replay", SessionTimeout: 6 * time.Second, Alerts: env, FrozenClock: true,
-		StallAfter: -1, Lateness: 2 * window}
+		StallAfter: -1, Lateness: 2 * window, Ledger: true, CheckpointInterval: time.Second}
+	logDir := filepath.Join(cfg.OutDir, "log")
+	for _, old := range []string{logDir, filepath.Join(cfg.OutDir, "receipts")} {
+		if err := os.RemoveAll(old); err != nil { // a log is never written over: this run's is new
+			return sum, err
+		}
+	}
+	keyDir, err := os.MkdirTemp("", "inbond-replay-key-") // the run's signing key, outside the output
+	if err != nil {
+		return sum, err
+	}
+	defer os.RemoveAll(keyDir)
+	sysCfg.Anchor = &anchor.Config{Dir: logDir, KeyFile: filepath.Join(keyDir, "ledger.key")}
 	sysCfg.Log = cfg.Log
 	sys, err := pipeline.Start(ctx, sysCfg)
 	if err != nil {
@@ -104,8 +128,14 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := waitSettled(ctx, sys); err != nil {
 		return sum, err
 	}
-	say("the pipeline settled after %s", time.Since(began).Round(time.Millisecond))
+	if err := waitAnchored(ctx, sys); err != nil {
+		return sum, err
+	}
+	say("the pipeline settled and the log holds every history after %s", time.Since(began).Round(time.Millisecond))
 	if err := write(ctx, sys.Store, cfg.OutDir, &sum); err != nil {
+		return sum, err
+	}
+	if err := writeLedger(ctx, sys, cfg.OutDir, &sum); err != nil {
 		return sum, err
 	}
 	if err := sys.Stop(); err != nil {
@@ -319,4 +349,96 @@ func pause(ctx context.Context, sys *pipeline.System, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// waitAnchored waits until every shipment's receipt covers its whole chain:
+// the last checkpoints are cut (the processor settled), logged and their
+// receipts written.
+func waitAnchored(ctx context.Context, sys *pipeline.System) error {
+	for {
+		behind := 0
+		for p := range bus.DefaultPartitions {
+			ids, err := sys.Store.Members(ctx, p, "ships")
+			if err != nil {
+				return err
+			}
+			suffixes := make([]string, 0, 2*len(ids))
+			for _, id := range ids {
+				suffixes = append(suffixes, ledger.ChainSuffix(event.ShipmentID(id)), ledger.ReceiptSuffix(event.ShipmentID(id)))
+			}
+			recs, err := sys.Store.LoadRecords(ctx, p, suffixes)
+			if err != nil {
+				return err
+			}
+			for i := 0; i < len(recs); i += 2 {
+				var link ledger.Link
+				if err := link.UnmarshalBinary(recs[i]); err != nil {
+					return fmt.Errorf("replay: shipment %s: %w", ids[i/2], err)
+				}
+				if recs[i+1] == nil {
+					behind++
+					continue
+				}
+				r, err := ledger.UnmarshalReceipt(recs[i+1])
+				if err != nil {
+					return err
+				}
+				if r.Leaf.Count != link.Count {
+					behind++
+				}
+			}
+		}
+		if behind == 0 {
+			return nil
+		}
+		if err := pause(ctx, sys, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// writeLedger writes the log's verifier key beside the log and every
+// shipment's offline proof, each verified against the log first.
+func writeLedger(ctx context.Context, sys *pipeline.System, dir string, sum *Summary) error {
+	if err := sys.Anchor.WriteVerifierKey(filepath.Join(dir, "log.vkey")); err != nil {
+		return err
+	}
+	key, err := audit.Verifier(sys.Anchor.VerifierKey())
+	if err != nil {
+		return err
+	}
+	lg, err := audit.OpenLog(filepath.Join(dir, "log"))
+	if err != nil {
+		return err
+	}
+	var ids []event.ShipmentID
+	for p := range bus.DefaultPartitions {
+		members, err := sys.Store.Members(ctx, p, "ships")
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			ids = append(ids, event.ShipmentID(m))
+		}
+	}
+	reports, evidence, err := audit.VerifyAll(ctx, audit.Config{Brokers: sys.Brokers, Store: sys.Store, Log: lg, Key: key}, ids)
+	if err != nil {
+		return fmt.Errorf("replay: the ledger does not verify: %w", err)
+	}
+	receipts := filepath.Join(dir, "receipts")
+	if err := os.MkdirAll(receipts, 0o755); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		b, err := evidence[id].MarshalProof()
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(receipts, string(id)+".tlog-proof"), b, 0o644); err != nil {
+			return err
+		}
+		sum.Checkpoints = reports[id].Verdict.TreeSize
+	}
+	sum.Anchored = len(ids)
+	return nil
 }

@@ -55,6 +55,9 @@ func replayCommand() *ffcli.Command {
 				fmt.Print(r)
 			}
 			fmt.Printf("\nwrote %s/alerts.jsonl and %s/shipments.jsonl\n", *out, *out)
+			fmt.Printf("anchored %d shipments in a log of %d checkpoints: %s/log (tlog-tiles), its key %s/log.vkey, offline proofs %s/receipts/SHIPMENT.tlog-proof\n",
+				sum.Anchored, sum.Checkpoints, *out, *out, *out)
+			fmt.Printf("check one with: inbond verify --offline %s/receipts/SHIPMENT.tlog-proof --key %s/log.vkey\n", *out, *out)
 			return nil
 		}))
 }

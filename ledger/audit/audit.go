@@ -100,55 +100,83 @@ func (r Report) String() string {
 // log, and returns the report with the evidence (events with heads, for an
 // offline export). Its error names what does not hold.
 func Verify(ctx context.Context, cfg Config, shipment event.ShipmentID) (Report, *ledger.Evidence, error) {
+	reports, evidence, err := VerifyAll(ctx, cfg, []event.ShipmentID{shipment})
+	if err != nil {
+		return Report{}, nil, err
+	}
+	return reports[shipment], evidence[shipment], nil
+}
+
+// VerifyAll is Verify for many shipments, reading each partition of the
+// archive once. It stops at the first shipment that does not verify.
+func VerifyAll(ctx context.Context, cfg Config, shipments []event.ShipmentID) (map[event.ShipmentID]Report, map[event.ShipmentID]*ledger.Evidence, error) {
 	if cfg.Topic == "" {
 		cfg.Topic = event.TopicEvents
 	}
 	n, err := bus.PartitionCount(ctx, cfg.Brokers, string(cfg.Topic))
 	if err != nil {
-		return Report{}, nil, fmt.Errorf("audit: %w", err)
+		return nil, nil, fmt.Errorf("audit: %w", err)
 	}
-	part := bus.NewPartitioner(n).Partition([]byte(shipment))
-	receipt, err := loadReceipt(ctx, cfg.Store, part, shipment)
-	if err != nil {
-		return Report{}, nil, err
-	}
-	events, later, err := History(ctx, cfg.Brokers, cfg.Topic, part, shipment, receipt.Checkpoint.To)
-	if err != nil {
-		return Report{}, nil, err
+	partitioner := bus.NewPartitioner(n)
+	receipts := map[int]map[event.ShipmentID]ledger.Receipt{}
+	for _, id := range shipments {
+		part := partitioner.Partition([]byte(id))
+		r, err := loadReceipt(ctx, cfg.Store, part, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if receipts[part] == nil {
+			receipts[part] = map[event.ShipmentID]ledger.Receipt{}
+		}
+		receipts[part][id] = r
 	}
 	signed, err := cfg.Log.ReadCheckpoint(ctx)
 	if err != nil {
-		return Report{}, nil, fmt.Errorf("audit: read the log's checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("audit: read the log's checkpoint: %w", err)
 	}
 	cp, err := ledger.OpenCheckpoint(signed, cfg.Key)
 	if err != nil {
-		return Report{}, nil, err
-	}
-	if receipt.LogIndex >= cp.Size {
-		return Report{}, nil, fmt.Errorf("audit: the receipt names log entry %d, the log's signed tree has %d entries", receipt.LogIndex, cp.Size)
+		return nil, nil, err
 	}
 	pb, err := client.NewProofBuilder(ctx, cp.Size, cfg.Log.ReadTile)
 	if err != nil {
-		return Report{}, nil, fmt.Errorf("audit: %w", err)
+		return nil, nil, fmt.Errorf("audit: %w", err)
 	}
-	inclusion, err := pb.InclusionProof(ctx, receipt.LogIndex)
-	if err != nil {
-		return Report{}, nil, fmt.Errorf("audit: inclusion proof of log entry %d: %w", receipt.LogIndex, err)
-	}
-	ev := &ledger.Evidence{Receipt: receipt, Events: ledger.WithHeads(events), SignedCheckpoint: signed, LogProof: inclusion}
-	report := Report{Unanchored: later}
-	// Heads computed here from the archive are no guide: verify without them.
-	check := *ev
-	check.Events = events
-	if report.Verdict, err = check.Verify(cfg.Key); err != nil {
-		return report, nil, err
-	}
+	var consistent string
 	if cfg.SeenFile != "" {
-		if report.Consistent, err = checkSeen(ctx, cfg, pb, cp, signed); err != nil {
-			return report, nil, err
+		if consistent, err = checkSeen(ctx, cfg, pb, cp, signed); err != nil {
+			return nil, nil, err
 		}
 	}
-	return report, ev, nil
+	reports := make(map[event.ShipmentID]Report, len(shipments))
+	evidence := make(map[event.ShipmentID]*ledger.Evidence, len(shipments))
+	for part, rs := range receipts {
+		histories, err := Histories(ctx, cfg.Brokers, cfg.Topic, part, rs)
+		if err != nil {
+			return nil, nil, err
+		}
+		for id, r := range rs {
+			if r.LogIndex >= cp.Size {
+				return nil, nil, fmt.Errorf("audit: shipment %s: the receipt names log entry %d, the log's signed tree has %d entries", id, r.LogIndex, cp.Size)
+			}
+			inclusion, err := pb.InclusionProof(ctx, r.LogIndex)
+			if err != nil {
+				return nil, nil, fmt.Errorf("audit: inclusion proof of log entry %d: %w", r.LogIndex, err)
+			}
+			h := histories[id]
+			// Heads computed here from the archive are no guide to what
+			// differs: the check runs without them, the export carries them.
+			check := ledger.Evidence{Receipt: r, Events: h.Events, SignedCheckpoint: signed, LogProof: inclusion}
+			verdict, err := check.Verify(cfg.Key)
+			if err != nil {
+				return nil, nil, err
+			}
+			reports[id] = Report{Verdict: verdict, Consistent: consistent, Unanchored: h.Later}
+			check.Events = ledger.WithHeads(h.Events)
+			evidence[id] = &check
+		}
+	}
+	return reports, evidence, nil
 }
 
 // loadReceipt reads the receipt the anchor wrote for shipment.
@@ -170,48 +198,63 @@ func loadReceipt(ctx context.Context, store *state.Store, part int, shipment eve
 	return r, nil
 }
 
-// History reads shipment's records from partition part of the archive, in
-// offset order, up to offset to (exclusive); later counts its records
-// beyond. A record belongs to the shipment when its value decodes with the
-// shipment as subject: the rule the processor chains by.
-func History(ctx context.Context, brokers []string, topic event.Topic, part int, shipment event.ShipmentID, to int64) (events []ledger.Event, later int, err error) {
+// History is one shipment's records in the archive up to its checkpoint's
+// end, and how many it has beyond.
+type History struct {
+	Events []ledger.Event
+	Later  int
+}
+
+// Histories reads partition part of the archive once, from its first
+// offset to its end, and returns each shipment of receipts' records, in
+// offset order, up to its receipt's checkpoint end. A record belongs to a
+// shipment when its value decodes with the shipment as subject: the rule
+// the processor chains by.
+func Histories(ctx context.Context, brokers []string, topic event.Topic, part int, receipts map[event.ShipmentID]ledger.Receipt) (map[event.ShipmentID]*History, error) {
 	ends, err := bus.EndOffsets(ctx, brokers, string(topic))
 	if err != nil {
-		return nil, 0, fmt.Errorf("audit: archive: %w", err)
+		return nil, fmt.Errorf("audit: archive: %w", err)
 	}
 	end := ends[part]
-	if end < to {
-		return nil, 0, fmt.Errorf("audit: the archive's partition %d ends at offset %d, before the checkpoint's end %d: records were lost", part, end, to)
+	out := make(map[event.ShipmentID]*History, len(receipts))
+	var last int64
+	for id, r := range receipts {
+		out[id] = &History{}
+		last = max(last, r.Checkpoint.To)
+	}
+	if end < last {
+		return nil, fmt.Errorf("audit: the archive's partition %d ends at offset %d, before a checkpoint's end %d: records were lost", part, end, last)
 	}
 	r := bus.PartitionReader(brokers, string(topic), part, 10_000, nil)
 	defer r.Close()
 	if err := r.SetOffset(0); err != nil {
-		return nil, 0, fmt.Errorf("audit: archive: %w", err)
+		return nil, fmt.Errorf("audit: archive: %w", err)
 	}
-	next := int64(0)
-	for next < end {
+	for next := int64(0); next < end; {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {
-			return nil, 0, fmt.Errorf("audit: archive: read partition %d at offset %d: %w", part, next, err)
+			return nil, fmt.Errorf("audit: archive: read partition %d at offset %d: %w", part, next, err)
 		}
-		if m.Offset != next && next < to {
-			return nil, 0, fmt.Errorf("audit: the archive's partition %d skips from offset %d to %d: records were deleted", part, next, m.Offset)
+		if m.Offset != next && next < last {
+			return nil, fmt.Errorf("audit: the archive's partition %d skips from offset %d to %d: records were deleted", part, next, m.Offset)
 		}
 		next = m.Offset + 1
 		// The gateways key every record by its subject, so only the
-		// shipment's own keys need decoding. A record keyed otherwise but
-		// naming the shipment would be chained by the processor and missed
+		// shipments' own keys need decoding. A record keyed otherwise but
+		// naming a shipment would be chained by the processor and missed
 		// here: verification then fails, loudly, which is the safe side.
-		if string(m.Key) != string(shipment) || !subjectIs(m.Value, shipment) {
+		id := event.ShipmentID(m.Key)
+		h, ok := out[id]
+		if !ok || !subjectIs(m.Value, id) {
 			continue
 		}
-		if m.Offset >= to {
-			later++
+		if m.Offset >= receipts[id].Checkpoint.To {
+			h.Later++
 			continue
 		}
-		events = append(events, ledger.Event{Offset: m.Offset, Value: m.Value})
+		h.Events = append(h.Events, ledger.Event{Offset: m.Offset, Value: m.Value})
 	}
-	return events, later, nil
+	return out, nil
 }
 
 func subjectIs(value []byte, shipment event.ShipmentID) bool {
