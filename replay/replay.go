@@ -32,7 +32,6 @@ import (
 	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
-	"github.com/inbond/inbond/ledger"
 	"github.com/inbond/inbond/ledger/anchor"
 	"github.com/inbond/inbond/ledger/audit"
 	"github.com/inbond/inbond/pipeline"
@@ -172,7 +171,7 @@ func write(ctx context.Context, store *state.Store, dir string, sum *Summary) er
 			}
 			all = append(all, a)
 		}
-		members, err := store.Members(ctx, p, "ships")
+		members, err := store.Members(ctx, p, state.ShipmentsSuffix)
 		if err != nil {
 			return err
 		}
@@ -356,40 +355,9 @@ func pause(ctx context.Context, sys *pipeline.System, d time.Duration) error {
 // receipts written.
 func waitAnchored(ctx context.Context, sys *pipeline.System) error {
 	for {
-		behind := 0
-		for p := range bus.DefaultPartitions {
-			ids, err := sys.Store.Members(ctx, p, "ships")
-			if err != nil {
-				return err
-			}
-			suffixes := make([]string, 0, 2*len(ids))
-			for _, id := range ids {
-				suffixes = append(suffixes, ledger.ChainSuffix(event.ShipmentID(id)), ledger.ReceiptSuffix(event.ShipmentID(id)))
-			}
-			recs, err := sys.Store.LoadRecords(ctx, p, suffixes)
-			if err != nil {
-				return err
-			}
-			for i := 0; i < len(recs); i += 2 {
-				var link ledger.Link
-				if err := link.UnmarshalBinary(recs[i]); err != nil {
-					return fmt.Errorf("replay: shipment %s: %w", ids[i/2], err)
-				}
-				if recs[i+1] == nil {
-					behind++
-					continue
-				}
-				r, err := ledger.UnmarshalReceipt(recs[i+1])
-				if err != nil {
-					return err
-				}
-				if r.Leaf.Count != link.Count {
-					behind++
-				}
-			}
-		}
-		if behind == 0 {
-			return nil
+		behind, err := audit.Unanchored(ctx, sys.Store, bus.DefaultPartitions)
+		if err != nil || behind == 0 {
+			return err
 		}
 		if err := pause(ctx, sys, 50*time.Millisecond); err != nil {
 			return err
@@ -413,7 +381,7 @@ func writeLedger(ctx context.Context, sys *pipeline.System, dir string, sum *Sum
 	}
 	var ids []event.ShipmentID
 	for p := range bus.DefaultPartitions {
-		members, err := sys.Store.Members(ctx, p, "ships")
+		members, err := sys.Store.Members(ctx, p, state.ShipmentsSuffix)
 		if err != nil {
 			return err
 		}

@@ -82,8 +82,11 @@ func (s *Store) ShipmentKey(p int, id event.ShipmentID) string {
 	return s.tag(p) + "ship:" + string(id)
 }
 
+// ShipmentsSuffix names the set of a partition's shipments, for Members.
+const ShipmentsSuffix = "ships"
+
 // ShipmentsKey is the set of shipments in partition p.
-func (s *Store) ShipmentsKey(p int) string { return s.tag(p) + "ships" }
+func (s *Store) ShipmentsKey(p int) string { return s.tag(p) + ShipmentsSuffix }
 
 // StatusKey is the index of partition p's shipments with status st.
 func (s *Store) StatusKey(p int, st Status) string { return s.tag(p) + "idx:status:" + string(st) }

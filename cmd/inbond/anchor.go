@@ -7,9 +7,8 @@ import (
 	"fmt"
 
 	"github.com/inbond/inbond/event"
-	"github.com/inbond/inbond/internal/obs"
 	"github.com/inbond/inbond/ledger/anchor"
-	"github.com/inbond/inbond/state"
+	"github.com/inbond/inbond/pipeline"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"go.uber.org/zap"
 )
@@ -36,33 +35,33 @@ func anchorCommand() *ffcli.Command {
 			if *dir == "" {
 				return errors.New("--log-dir: required (the transparency log's directory; it is the ledger's permanent record, so put it on durable storage)")
 			}
-			rdb, err := rf.client()
+			redisCfg, err := rf.config()
 			if err != nil {
 				return err
 			}
-			defer rdb.Close()
-			store, err := state.NewStore(rdb, rf.prefix)
-			if err != nil {
-				return err
+			cfg := pipeline.Config{
+				Kafka: pipeline.Kafka{Brokers: splitList(*brokers)},
+				Redis: redisCfg,
+				Anchor: &anchor.Config{Topic: *topic, Dir: *dir, Origin: *origin, KeyFile: *keyFile,
+					Listen: *listen, CheckpointInterval: *interval},
+				MetricsAddr: c.metricsAddr,
+				Log:         log,
 			}
-			reg := obs.NewRegistry()
-			a, err := anchor.New(anchor.Config{
-				Brokers: splitList(*brokers), Topic: *topic, Dir: *dir, Origin: *origin, KeyFile: *keyFile,
-				Store: store, Redis: rdb, Listen: *listen, Logger: log, Registerer: reg, CheckpointInterval: *interval,
-			})
+			if *printKey {
+				cfg.MetricsAddr, cfg.Anchor.Listen = "", ""
+			}
+			sys, err := pipeline.Start(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			// The verifier key alone on stdout, for scripts and auditors.
-			fmt.Println(a.VerifierKey())
-			if *printKey {
-				return nil
+			fmt.Println(sys.Anchor.VerifierKey())
+			if !*printKey {
+				select {
+				case <-ctx.Done():
+				case <-sys.Ended():
+				}
 			}
-			metrics, err := obs.ServeMetrics(c.metricsAddr, reg)
-			if err != nil {
-				return err
-			}
-			defer metrics.Close()
-			return a.Run(ctx)
+			return sys.Stop()
 		}))
 }
