@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +24,8 @@ import (
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/ledger"
+	"github.com/inbond/inbond/ledger/anchor"
 	"github.com/inbond/inbond/pipeline"
 	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/sim"
@@ -36,6 +40,7 @@ type Config struct {
 	MQTTAddr    string  // listen address of the embedded MQTT broker
 	KafkaPort   int     // port of the embedded Kafka broker (0: any free port)
 	MetricsAddr string  // Prometheus /metrics; empty disables
+	LedgerAddr  string  // where the transparency log is served (empty: any free port)
 	Scenario    string  // scenario name or file played in rounds (default "default")
 	Speed       float64 // simulated seconds per real second
 	Seed        uint64
@@ -64,7 +69,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	sysCfg.Process = &processor.Config{Owner: "embedded", SessionTimeout: 6 * time.Second, Alerts: env}
+	sysCfg.Process = &processor.Config{Owner: "embedded", SessionTimeout: 6 * time.Second, Alerts: env,
+		Ledger: true, CheckpointInterval: 3 * time.Second}
+	// The demo's ledger lives as long as its in-process Kafka: a fresh log
+	// and key in a temporary directory, served over HTTP.
+	ledgerDir, err := os.MkdirTemp("", "inbond-demo-ledger-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(ledgerDir)
+	sysCfg.Anchor = &anchor.Config{Dir: filepath.Join(ledgerDir, "log"), KeyFile: filepath.Join(ledgerDir, "ledger.key"),
+		Listen: freeOr(cfg.LedgerAddr, log)}
 	sysCfg.MetricsAddr, sysCfg.MetricsBestEffort, sysCfg.Log = cfg.MetricsAddr, true, log
 	sys, err := pipeline.Start(ctx, sysCfg)
 	if err != nil {
@@ -72,9 +87,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer sys.Stop() //nolint:errcheck // stopped and checked below; this covers the early returns
 	brokers := strings.Join(sys.Brokers, ",")
+	ledgerURL := "http://" + sys.Anchor.Addr()
 	fmt.Fprintf(cfg.Out, banner, time.Since(started).Round(time.Millisecond), sc.Name, len(sc.Shipments), cfg.Speed,
 		brokers, sys.MQTTURL, sys.RedisAddr, sys.RedisKind, demoPrefix, orNone(sys.MetricsAddr),
-		hostPort(sys.MQTTURL), brokers, brokers)
+		ledgerURL, sys.Anchor.VerifierKey(),
+		hostPort(sys.MQTTURL), brokers, brokers,
+		brokers, sys.RedisAddr, demoPrefix, ledgerURL, sys.Anchor.VerifierKey())
 
 	var wg sync.WaitGroup
 	tailCtx, stopTail := context.WithCancel(context.Background())
@@ -172,6 +190,7 @@ inbond demo is up (%s), playing scenario %q (%d shipments) at %gx real time
   mqtt    %s   (in-process)
   redis   %s   (%s; shipment state under %s)
   metrics %s
+  ledger  %s   (transparency log, C2SP tlog-tiles; verifier key %s)
 
 Inject your own events while it runs:
   mosquitto_pub -h %s -q 1 -t inbond/v1/ENBR/MY-SHIPMENT/telemetry \
@@ -179,8 +198,10 @@ Inject your own events while it runs:
   echo 'MY-SHIPMENT|{"type":"arrived","shipment":"MY-SHIPMENT","carrier":"ENBR","time":"2026-10-01T13:00:00Z","data":{"port":"3802"}}' \
     | kcat -P -b %s -t inbond.carrier-events -K '|'
   kcat -C -b %s -t inbond.events -o beginning -q
+Prove a shipment's history against the signed log (a few seconds after its events):
+  inbond verify --kafka-brokers %s --redis %s --key-prefix %s --log %s --key '%s' R000-CRUDE-NECHE-PTHURON
 
-Events as they reach inbond.events, inbond.dlq and inbond.alerts (Ctrl-C stops):
+Events as they reach inbond.events, inbond.dlq and inbond.alerts, and checkpoints as they are anchored (Ctrl-C stops):
 `
 
 func orNone(s string) string {
@@ -225,7 +246,7 @@ func summarize(ctx context.Context, store *state.Store, out io.Writer, period ti
 // tail prints every record of inbond.events and inbond.dlq as it arrives.
 func tail(ctx context.Context, brokers []string, out io.Writer, log *zap.Logger) {
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, GroupID: "inbond-demo-tail", GroupTopics: []string{string(event.TopicEvents), string(event.TopicDLQ), string(event.TopicAlerts)},
+		Brokers: brokers, GroupID: "inbond-demo-tail", GroupTopics: []string{string(event.TopicEvents), string(event.TopicDLQ), string(event.TopicAlerts), string(event.TopicCheckpoints)},
 		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: bus.ReaderMaxBytes, MaxWait: bus.ReaderMaxWait,
 		SessionTimeout: 6 * time.Second, CommitInterval: time.Second,
 	})
@@ -252,6 +273,14 @@ func Describe(m kafka.Message) string {
 		}
 		a := ce.Data
 		return fmt.Sprintf("ALERT  %s %-22s %-9s %-17s %-8s %s", where, a.Shipment, ce.Change.Status, a.Rule, a.Severity, cmp.Or(ce.Change.Message, ce.Change.Note, a.Message))
+	}
+	if m.Topic == string(event.TopicCheckpoints) {
+		b, err := ledger.UnmarshalBatch(m.Value)
+		if err != nil {
+			return "LEDGER " + where + " (undecodable) " + err.Error()
+		}
+		c := b.Checkpoint
+		return fmt.Sprintf("LEDGER %s checkpoint of inbond.events partition %d, offsets %d-%d: %d shipments, root %x", where, c.Partition, c.From, c.To, c.Leaves, c.Root)
 	}
 	if m.Topic == string(event.TopicDLQ) {
 		var dl ingest.DeadLetter
@@ -305,4 +334,18 @@ func deref(p *float64) float64 {
 		return 0
 	}
 	return *p
+}
+
+// freeOr is addr when it can be listened on, else any free loopback port.
+func freeOr(addr string, log *zap.Logger) string {
+	if addr == "" {
+		return "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Warn("ledger address busy; serving the log on a free port", zap.String("addr", addr), zap.Error(err))
+		return "127.0.0.1:0"
+	}
+	_ = ln.Close()
+	return addr
 }

@@ -17,6 +17,7 @@ func demoCommand() *ffcli.Command {
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis to use when reachable; otherwise the demo starts an in-process one")
 	mqttAddr := fs.String("mqtt-listen", "127.0.0.1:1884", "listen address of the embedded MQTT broker")
 	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka broker (0: any free port)")
+	ledgerAddr := fs.String("ledger-listen", "127.0.0.1:8491", "where the demo's transparency log is served for tlog clients and inbond verify (busy: any free port)")
 	scenario := fs.String("scenario", "default", "scenario played in rounds: a shipped one (default, clean, deviations) or a YAML file")
 	speed := fs.Float64("speed", 7200, "simulated seconds per real second")
 	seed := fs.Uint64("seed", 1, "simulation seed: the same seed plays the same traffic")
@@ -26,7 +27,7 @@ func demoCommand() *ffcli.Command {
 		"Start the whole system on embedded Kafka, MQTT and Redis with live simulated carriers, and print what flows.",
 		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			return demo.Run(ctx, demo.Config{
-				RedisAddr: *redisAddr, MQTTAddr: *mqttAddr, KafkaPort: *kafkaPort, MetricsAddr: c.metricsAddr,
+				RedisAddr: *redisAddr, MQTTAddr: *mqttAddr, KafkaPort: *kafkaPort, MetricsAddr: c.metricsAddr, LedgerAddr: *ledgerAddr,
 				Scenario: *scenario, Speed: *speed, Seed: *seed, Rounds: *rounds, RulesConfig: *rulesConfig, Out: os.Stdout, Log: log,
 			})
 		}))
