@@ -6,7 +6,8 @@
 // The packages stand on floors, and a package imports only packages on
 // floors below its own, never one beside or above it:
 //
-//	10 cmd/inbond                       flags into a pipeline.Config; nothing else
+//	10 cmd/inbond, ledger/independent   flags into a pipeline.Config; nothing else; the ledger checked
+//	                                    by a test with public libraries only (it imports no inbond package)
 //	9  demo, replay                     the live demo; the whole pipeline over recorded traffic, every output
 //	8  pipeline                         the assembly: servers and stages from one Config; the benchmark
 //	7  ingest/ingesttest                the contract every gateway passes
