@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -29,6 +28,7 @@ import (
 	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/state"
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -53,8 +53,9 @@ type PeersConfig struct {
 	// GokaBinary is the peer built from bench/goka ("" leaves goka out).
 	GokaBinary  string
 	GokaStorage string // the peer's table storage: memory (default) or leveldb
-	// InbondBinary runs `inbond process` for inbond's restart figure ("":
-	// no restart figure for inbond).
+	// InbondBinary runs `inbond process` as a child: the inbond-process
+	// engine (the peer's setup: its own process, rules off) and inbond's
+	// restart figure ("": neither).
 	InbondBinary string
 	// Restart measures, for goka and inbond, a SIGKILL in the middle of a
 	// stream published at RestartRate (default 20,000 events/s).
@@ -62,9 +63,10 @@ type PeersConfig struct {
 	RestartRate float64
 	// RulesOff also runs inbond without its rules: exactly the peer's job.
 	RulesOff bool
-	// GOGC, when positive, also runs inbond (rules on) with the garbage
-	// collector's target at GOGC percent (debug.SetGCPercent; the default
-	// is 100), as `GOGC=n inbond process` would: an A/B in the same run.
+	// GOGC, when positive, also runs `inbond process` (a child, rules off)
+	// with GOGC=n in its environment, next to the same without (Go's
+	// default is 100): an A/B in the same run. (Not in this process: its
+	// heap holds the in-process Kafka's logs, which would skew it.)
 	GOGC int
 	// FlushInterval, when positive, also runs inbond (rules on) flushing at
 	// this interval instead of the default 100 ms: the latency it buys.
@@ -82,6 +84,9 @@ const (
 	EngineGoka          = "goka"
 	EngineInbond        = "inbond"
 	EngineInbondNoRules = "inbond-norules"
+	// EngineInbondProcess is `inbond process` as a child process, rules
+	// off: the goka peer's exact job and setup.
+	EngineInbondProcess = "inbond-process"
 )
 
 // PeerRun is one engine's pass over the events: its catch-up over the
@@ -211,11 +216,10 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 		return res, err
 	}
 	defer os.RemoveAll(b.tmp)
-	if b.kc, err = kgo.NewClient(kgo.SeedBrokers(b.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerLinger(0), kgo.MaxBufferedRecords(50_000), kgo.ProducerBatchCompression(kgo.NoCompression())); err != nil {
+	if b.kc, err = b.newClient(); err != nil {
 		return res, err
 	}
-	defer b.kc.Close()
+	defer func() { b.kc.Close() }()
 
 	envs, err := benchEvents(cfg.Shipments, cfg.Events)
 	if err != nil {
@@ -253,8 +257,11 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 	if cfg.RulesOff {
 		engines = append(engines, EngineInbondNoRules)
 	}
-	gogcEngine := fmt.Sprintf("inbond-gogc%d", cfg.GOGC)
-	if cfg.GOGC > 0 {
+	if cfg.InbondBinary != "" {
+		engines = append(engines, EngineInbondProcess)
+	}
+	gogcEngine := fmt.Sprintf("%s-gogc%d", EngineInbondProcess, cfg.GOGC)
+	if cfg.GOGC > 0 && cfg.InbondBinary != "" {
 		engines = append(engines, gogcEngine)
 	}
 	flushEngine := "inbond-flush" + cfg.FlushInterval.String()
@@ -275,8 +282,10 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 				e = &gokaEngine{b: b, dump: last}
 			case EngineInbond, EngineInbondNoRules:
 				e = &inbondEngine{b: b, rules: name == EngineInbond, keep: last && name == EngineInbond}
+			case EngineInbondProcess:
+				e = &inbondProcEngine{b: b}
 			case gogcEngine:
-				e = &inbondEngine{b: b, rules: true, gogc: cfg.GOGC}
+				e = &inbondProcEngine{b: b, gogc: cfg.GOGC}
 			case flushEngine:
 				e = &inbondEngine{b: b, rules: true, flushInterval: cfg.FlushInterval}
 			}
@@ -385,12 +394,21 @@ type peerEngine interface {
 // preloaded events, then the live ones.
 func (b *peerBench) run(ctx context.Context, round int, name string, e peerEngine) (PeerRun, error) {
 	topic := fmt.Sprintf("inbond-bench.%d.%s.%d", round, name, b.seq.Add(1))
-	if err := bus.EnsureTopics(ctx, b.brokers, []bus.TopicSpec{{Topic: event.Topic(topic), Partitions: bus.DefaultPartitions}}); err != nil {
-		return PeerRun{}, err
+	if _, ok := e.(*inbondProcEngine); ok {
+		// `inbond process` reads no other topic: empty it (its records
+		// deleted, its offsets going on) rather than create it again.
+		topic = string(event.TopicEvents)
+		if err := b.truncate(ctx, topic); err != nil {
+			return PeerRun{}, err
+		}
+	} else {
+		if err := bus.EnsureTopics(ctx, b.brokers, []bus.TopicSpec{{Topic: event.Topic(topic), Partitions: bus.DefaultPartitions}}); err != nil {
+			return PeerRun{}, err
+		}
+		defer b.deleteTopics(topic)
 	}
-	defer b.deleteTopics(topic)
 	if err := b.produce(ctx, topic, b.recs[:b.pre]); err != nil {
-		return PeerRun{}, err
+		return PeerRun{}, fmt.Errorf("preload %s: %w", topic, err)
 	}
 	preEnds, err := bus.EndOffsets(ctx, b.brokers, topic)
 	if err != nil {
@@ -419,10 +437,12 @@ func (b *peerBench) run(ctx context.Context, round int, name string, e peerEngin
 		flushes = e.flushes.Load()
 	case *gokaEngine:
 		childCPU = procCPU(e.child.cmd.Process.Pid)
+	case *inbondProcEngine:
+		childCPU = procCPU(e.child.cmd.Process.Pid)
 	}
 	sent, err := b.publishLive(ctx, topic, b.recs[b.pre:], b.cfg.Rate, name+" live")
 	if err != nil {
-		return PeerRun{}, err
+		return PeerRun{}, fmt.Errorf("publish live to %s: %w", topic, err)
 	}
 	liveEnds, err := bus.EndOffsets(ctx, b.brokers, topic)
 	if err != nil {
@@ -670,6 +690,44 @@ func (b *peerBench) deleteTopics(topics ...string) {
 	_, _ = req.RequestWith(ctx, b.kc)
 }
 
+// newClient is the producer of the benchmark's records: partitions set by
+// the caller (inbond's murmur2), no linger, no compression.
+func (b *peerBench) newClient() (*kgo.Client, error) {
+	return kgo.NewClient(kgo.SeedBrokers(b.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(0), kgo.MaxBufferedRecords(50_000), kgo.ProducerBatchCompression(kgo.NoCompression()))
+}
+
+// truncate deletes every record of topic (DeleteRecords to the high
+// watermark): the next consumer group starts where they ended.
+func (b *peerBench) truncate(ctx context.Context, topic string) error {
+	ends, err := bus.EndOffsets(ctx, b.brokers, topic)
+	if err != nil {
+		return err
+	}
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	req.TimeoutMillis = 10_000
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = topic
+	for p, end := range ends {
+		rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+		rp.Partition, rp.Offset = int32(p), end
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, b.kc)
+	if err != nil {
+		return fmt.Errorf("delete the records of %s: %w", topic, err)
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("delete the records of %s partition %d: %w", topic, p.Partition, err)
+			}
+		}
+	}
+	return nil
+}
+
 // stampBook records, per partition and offset, when a result came, written
 // by one goroutine per partition (or one for all) and read after stop.
 type stampBook struct {
@@ -759,8 +817,6 @@ type inbondEngine struct {
 	prof    *os.File
 	pollErr atomic.Pointer[error]
 	flushes atomic.Int64
-	gogc    int // > 0: the GC target while it runs
-	oldGC   int
 	// flushInterval is the processor's (0: its default).
 	flushInterval time.Duration
 }
@@ -773,9 +829,6 @@ func (e *inbondEngine) start(ctx context.Context, topic string) error {
 	}
 	e.book = newStampBook(bus.DefaultPartitions)
 	e.kick = make(chan struct{}, 1)
-	if e.gogc > 0 {
-		e.oldGC = debug.SetGCPercent(e.gogc)
-	}
 	if e.profile {
 		f, err := os.Create(e.b.cfg.CPUProfile)
 		if err != nil {
@@ -884,9 +937,6 @@ func (e *inbondEngine) stop(context.Context) ([][]int64, error) {
 	var err error
 	if e.sys != nil {
 		err = e.sys.Stop()
-	}
-	if e.gogc > 0 {
-		debug.SetGCPercent(e.oldGC)
 	}
 	if e.cancel != nil {
 		e.cancel()
@@ -1006,8 +1056,11 @@ func (b *peerBench) startGoka(topic, group string, extra ...string) (*peerChild,
 
 // startChild starts a child process, handing each line it writes, stdout
 // and stderr, to onLine; the last 64 KiB of its stderr stay for errors.
-func startChild(bin string, args []string, onLine func(*peerChild, string)) (*peerChild, error) {
+func startChild(bin string, args []string, onLine func(*peerChild, string), env ...string) (*peerChild, error) {
 	c := &peerChild{cmd: exec.Command(bin, args...), stderr: &tailBuffer{max: 4 << 20}, exited: make(chan struct{})}
+	if len(env) > 0 {
+		c.cmd.Env = append(os.Environ(), env...)
+	}
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -1374,6 +1427,13 @@ func (b *peerBench) restartInbond(ctx context.Context, reference *state.Store) (
 	}
 	defer store.DeletePrefix(context.Background()) //nolint:errcheck // best effort
 	topic := string(event.TopicEvents)
+	if err := b.truncate(ctx, topic); err != nil {
+		return r, err
+	}
+	base, err := bus.EndOffsets(ctx, b.brokers, topic)
+	if err != nil {
+		return r, err
+	}
 	var claims atomic.Int64
 	var claimedAt atomic.Int64
 	start := func(owner string) (*peerChild, error) {
@@ -1421,8 +1481,8 @@ func (b *peerBench) restartInbond(ctx context.Context, reference *state.Store) (
 		return r, err
 	}
 	var stored int64
-	for _, off := range before {
-		stored += max(off, 0)
+	for p, off := range before {
+		stored += max(off-base[p], 0)
 	}
 	// Live again: the first stored offset past where the killed one left it.
 	var live time.Time
@@ -1510,4 +1570,90 @@ func (s *storedProgress) progress(ctx context.Context) ([]int64, error) {
 	default:
 	}
 	return s.store.Offsets(ctx, bus.DefaultPartitions)
+}
+
+// inbondProcEngine is `inbond process` as a child process, as the goka peer
+// runs: its own heap and garbage collector, on inbond.events (the only topic
+// it reads). A record has its result when the stored offset passes it,
+// polled every 2 ms.
+type inbondProcEngine struct {
+	b      *peerBench
+	rules  bool
+	gogc   int // > 0: GOGC of the child
+	store  *state.Store
+	child  *peerChild
+	book   *stampBook
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (e *inbondProcEngine) start(_ context.Context, topic string) error {
+	seq := e.b.seq.Add(1)
+	prefix := fmt.Sprintf("%sproc%d:", e.b.cfg.Prefix, seq)
+	var err error
+	if e.store, err = state.NewStore(e.b.cfg.Redis, prefix); err != nil {
+		return err
+	}
+	var env []string
+	if e.gogc > 0 {
+		env = append(env, "GOGC="+strconv.Itoa(e.gogc))
+	}
+	e.child, err = startChild(e.b.cfg.InbondBinary, []string{"process", "--kafka-brokers", strings.Join(e.b.brokers, ","),
+		"--redis", e.b.cfg.Redis.Options().Addr, "--redis-db", strconv.Itoa(e.b.cfg.Redis.Options().DB),
+		"--key-prefix", prefix, "--group", fmt.Sprintf("bench-proc-%d", seq), "--owner", "bench",
+		"--metrics-addr", "", "--log-format", "json", "--log-level", "warn", "--rules=" + strconv.FormatBool(e.rules)},
+		func(*peerChild, string) {}, env...)
+	if err != nil {
+		return err
+	}
+	e.book = newStampBook(bus.DefaultPartitions)
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel, e.done = cancel, make(chan struct{})
+	go func() {
+		defer close(e.done)
+		for ctx.Err() == nil {
+			offs, err := e.store.Offsets(ctx, bus.DefaultPartitions)
+			now := time.Now().UnixNano()
+			if err == nil {
+				for p, off := range offs {
+					if from := e.book.next[p].Load(); off > from {
+						e.book.mark(p, from, off, now)
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	_ = topic
+	return nil
+}
+
+func (e *inbondProcEngine) progress(context.Context) ([]int64, error) {
+	if !e.child.running() {
+		return nil, fmt.Errorf("inbond process exited: %v\n%s", e.child.err, e.child.stderr)
+	}
+	return e.book.progress(), nil
+}
+
+func (e *inbondProcEngine) diag() string { return e.child.stderr.String() }
+
+func (e *inbondProcEngine) stop(context.Context) ([][]int64, error) {
+	var err error
+	if e.child != nil {
+		err = e.child.terminate()
+	}
+	if e.cancel != nil {
+		e.cancel()
+		<-e.done
+	}
+	if e.store != nil {
+		_ = e.store.DeletePrefix(context.Background())
+	}
+	if e.book == nil {
+		return nil, err
+	}
+	return e.book.t, err
 }

@@ -31,7 +31,7 @@ func benchPeersCommand() *ffcli.Command {
 	restart := fs.Bool("restart", true, "measure a SIGKILL mid-stream for goka and inbond (inbond as an `inbond process` child)")
 	restartRate := fs.Float64("restart-rate", 20_000, "events per second of the stream the restart figure kills into")
 	rulesOff := fs.Bool("rules-off", true, "also run inbond without its rules: exactly the peer's job")
-	gogc := fs.Int("gogc", 0, "also run inbond (rules on) with this GC target percent (GOGC), to compare with the default 100 in the same run")
+	gogc := fs.Int("gogc", 0, "also run inbond process (a child, rules off) with GOGC set to this, to compare with the default (100) in the same run")
 	flushInterval := fs.Duration("flush-interval", 0, "also run inbond (rules on) flushing at this interval (default 100ms): the latency it buys")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the last round's inbond (rules on) catch-up to this file")
 	c := command("peers", "inbond bench peers [flags]",
