@@ -144,7 +144,7 @@ func (b *Batch) Proofs() ([][][]byte, error) {
 func VerifyLeaf(c Checkpoint, index uint64, leaf Leaf, batchProof [][]byte) error {
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, c.Leaves, leaf.Hash(), batchProof, c.Root); err != nil {
 		return fmt.Errorf("ledger: shipment %s (%d events, head %s) is not leaf %d of checkpoint %s: %w",
-			leaf.Shipment, leaf.Count, leaf.Head, index, c.ID(), err)
+			leaf.Shipment, leaf.Count, leaf.Head, index, c.ID(), readable(err))
 	}
 	return nil
 }

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/transparency-dev/formats/log"
 	tlogproof "github.com/transparency-dev/formats/proof"
 	"github.com/transparency-dev/merkle/proof"
@@ -81,7 +83,7 @@ func (v Verdict) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "VERIFIED shipment %s\n", v.Shipment)
 	fmt.Fprintf(&b, "  history:    %d events chain to head %s\n", v.Events, v.Head)
-	fmt.Fprintf(&b, "  checkpoint: %s (%d shipments, root %x), cut %s\n", v.Checkpoint.ID(), v.Checkpoint.Leaves, v.Checkpoint.Root, v.Checkpoint.Time.Format("2006-01-02T15:04:05.000Z"))
+	fmt.Fprintf(&b, "  checkpoint: %s (%d shipments, root %x), cut %s\n", v.Checkpoint.ID(), v.Checkpoint.Leaves, v.Checkpoint.Root, v.Checkpoint.Time.Format(time.RFC3339Nano))
 	fmt.Fprintf(&b, "  log:        entry %d of log %q, included in the signed tree of size %d, root %x\n", v.LogIndex, v.Origin, v.TreeSize, v.TreeRoot)
 	return b.String()
 }
@@ -126,7 +128,7 @@ func VerifyEntry(cp *log.Checkpoint, index uint64, entry []byte, inclusion [][]b
 		return fmt.Errorf("ledger: log entry %d is beyond the signed tree of size %d", index, cp.Size)
 	}
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, cp.Size, rfc6962.DefaultHasher.HashLeaf(entry), inclusion, cp.Hash); err != nil {
-		return fmt.Errorf("ledger: checkpoint record is not entry %d of the log's signed tree (size %d, root %x): the checkpoint was edited or the proof is for another entry: %w", index, cp.Size, cp.Hash, err)
+		return fmt.Errorf("ledger: checkpoint record is not entry %d of the log's signed tree (size %d, root %x): the checkpoint was edited or the proof is for another entry: %w", index, cp.Size, cp.Hash, readable(err))
 	}
 	return nil
 }
@@ -139,24 +141,29 @@ func VerifyConsistency(older, newer *log.Checkpoint, consistency [][]byte) error
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, older.Size, newer.Size, consistency, older.Hash, newer.Hash); err != nil {
 		return fmt.Errorf("ledger: the log was rewritten: its tree of size %d (root %x) is not consistent with the tree of size %d (root %x) seen before: %w",
-			newer.Size, newer.Hash, older.Size, older.Hash, err)
+			newer.Size, newer.Hash, older.Size, older.Hash, readable(err))
 	}
 	return nil
 }
 
 // VerifyHistory checks that events, the shipment's records in partition
-// order, chain to leaf: those at offsets below the checkpoint's end are
-// exactly the leaf's count of records and give its head. When the events
+// order up to the checkpoint's end, chain to leaf: they are exactly the
+// leaf's count of records and give its head. An event at or past the end
+// fails: the checkpoint proves nothing about it. Offsets only order the
+// events and bound them by the checkpoint; the chain proves the values. When the events
 // carry the heads of an earlier export, the error names the event that
 // differs and how (changed, removed, inserted, swapped).
 func VerifyHistory(leaf Leaf, cp Checkpoint, events []Event) error {
-	var covered []Event
+	covered := events
 	for i, e := range events {
 		if i > 0 && e.Offset <= events[i-1].Offset {
 			return fmt.Errorf("%w: shipment %s: the archive's events are out of offset order at offset %d", ErrChain, leaf.Shipment, e.Offset)
 		}
-		if e.Offset < cp.To {
-			covered = append(covered, e)
+		if e.Offset >= cp.To {
+			// Nothing proves an event past the checkpoint: a history that
+			// carries one claims more than its receipt covers.
+			return fmt.Errorf("%w: shipment %s: the event at offset %d (event %s) is past the end of checkpoint %s (offset %d): nothing proves it",
+				ErrChain, leaf.Shipment, e.Offset, eventID(e.Value), cp.ID(), cp.To)
 		}
 	}
 	var l Link
@@ -275,6 +282,16 @@ func UnmarshalProof(b []byte) (*Evidence, error) {
 		return nil, fmt.Errorf("ledger: offline proof: %w", err)
 	}
 	p.ExtraData = extra
+	// The extra data is what the chain hashes: it must be exactly its own
+	// RFC 8785 form, so no duplicate name or re-encoding can show a reader
+	// anything other than the bytes that were checked.
+	canon := jsontext.Value(bytes.Clone(p.ExtraData))
+	if err := canon.Canonicalize(); err != nil {
+		return nil, fmt.Errorf("ledger: offline proof's extra data: %w", err)
+	}
+	if !bytes.Equal(canon, p.ExtraData) {
+		return nil, errors.New("ledger: offline proof's extra data is not in its RFC 8785 canonical form: it was edited")
+	}
 	var x proofExtra
 	dec := json.NewDecoder(bytes.NewReader(p.ExtraData))
 	dec.DisallowUnknownFields()
@@ -305,4 +322,14 @@ func WithHeads(events []Event) []Event {
 		out[i] = e
 	}
 	return out
+}
+
+// readable gives the Merkle library's root mismatch in hex (it prints byte
+// lists); other errors pass as they are.
+func readable(err error) error {
+	var mismatch proof.RootMismatchError
+	if errors.As(err, &mismatch) {
+		return fmt.Errorf("the proof gives root %x, not %x", mismatch.CalculatedRoot, mismatch.ExpectedRoot)
+	}
+	return err
 }

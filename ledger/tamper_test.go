@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -181,10 +182,10 @@ func TestTamperingWithoutHeads(t *testing.T) {
 			t.Errorf("%s: got %v, want %q", name, err, c.want)
 		}
 	}
-	// Events after the checkpoint's end are not its business.
+	// An event past the checkpoint's end is proven by nothing: refused.
 	later := append(strip(w.evidence.Events), ledger.Event{Offset: 100, Value: []byte(`{"id":"later"}`)})
-	if err := ledger.VerifyHistory(w.evidence.Receipt.Leaf, w.evidence.Receipt.Checkpoint, later); err != nil {
-		t.Errorf("an event past the checkpoint failed the history: %v", err)
+	if err := ledger.VerifyHistory(w.evidence.Receipt.Leaf, w.evidence.Receipt.Checkpoint, later); err == nil || !strings.Contains(err.Error(), "the event at offset 100 (event later) is past the end of checkpoint") {
+		t.Errorf("an event past the checkpoint: got %v", err)
 	}
 }
 
@@ -229,6 +230,38 @@ func TestRewrittenLogFailsConsistency(t *testing.T) {
 			t.Errorf("an honestly appended log failed consistency: %v", err)
 		case name == "rewritten" && (err == nil || !strings.Contains(err.Error(), "the log was rewritten: its tree of size 8")):
 			t.Errorf("a rewritten log: got %v", err)
+		}
+	}
+}
+
+// An offline proof's extra data must be exactly its canonical form: a
+// duplicate name (which a reader might resolve either way) or any
+// re-encoding is refused before anything is checked.
+func TestOfflineProofExtraMustBeCanonical(t *testing.T) {
+	w := newWorld(t)
+	b, err := w.evidence.MarshalProof()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(b), "\n", 3)
+	extra, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(lines[1], "extra "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		edit func(string) string
+		want string
+	}{
+		"duplicate name": {func(s string) string { return strings.Replace(s, `"value":{`, `"value":{"made":"up"},"value":{`, 1) }, "duplicate"},
+		"re-encoded":     {func(s string) string { return strings.Replace(s, `{"events":[`, `{ "events":[`, 1) }, "not in its RFC 8785 canonical form"},
+	} {
+		edited := c.edit(string(extra))
+		if edited == string(extra) {
+			t.Fatalf("%s: the edit changed nothing", name)
+		}
+		lines[1] = "extra " + base64.StdEncoding.EncodeToString([]byte(edited))
+		if _, err := ledger.UnmarshalProof([]byte(strings.Join(lines, "\n"))); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error naming %q", name, err, c.want)
 		}
 	}
 }

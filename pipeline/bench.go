@@ -65,6 +65,9 @@ type BenchResult struct {
 	Processor BenchRun // the processor: decode, apply, atomic flush of state + offset
 	Rules     BenchRun // the same with the deviation rules on (and their records in the flush)
 	Ledger    BenchRun // rules on and the ledger's chains and checkpoints too
+	// Anchoring is the ledger's own figures: anchor latency and the time to
+	// verify a shipment of 10,000 events.
+	Anchoring LedgerResult
 }
 
 // LedgerRatio is the throughput with the ledger on as a fraction of without
@@ -151,6 +154,11 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	say("best with rules %s", res.Rules)
 	say("best + ledger   %s", res.Ledger)
 	say("processor / baseline = %.2f; rules on / off = %.2f; ledger on / off (rules on) = %.2f", res.Ratio(), res.RulesRatio(), res.LedgerRatio())
+	say("ledger: processor and anchor over the same events, then one shipment of 10,000 events verified ...")
+	if res.Anchoring, err = BenchLedger(ctx, cfg.Redis, cfg.Prefix+"ledger:", envs, 10_000); err != nil {
+		return res, err
+	}
+	say("%s", res.Anchoring)
 	return res, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/inbond/inbond/internal/retry"
 	"github.com/inbond/inbond/ledger"
 	"github.com/inbond/inbond/state"
+	"github.com/segmentio/kafka-go"
 )
 
 // chaining is a partition loop's share of the ledger: the open checkpoint's
@@ -95,28 +96,18 @@ func (p *Processor) loadChaining(ctx context.Context, claim state.Claim) (*chain
 // partition part's offsets [from, to): those it applies, decodable and
 // routed to the partition.
 func (p *Processor) shipmentsBetween(ctx context.Context, part int, from, to int64) ([]event.ShipmentID, error) {
-	r := bus.PartitionReader(p.cfg.Brokers, string(p.cfg.Topic), part, readBatch, nil)
-	defer r.Close()
-	if err := r.SetOffset(from); err != nil {
-		return nil, fmt.Errorf("ledger: reread partition %d from %d: %w", part, from, err)
-	}
 	seen := map[event.ShipmentID]bool{}
 	var ids []event.ShipmentID
-	for next := from; next < to; {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: reread partition %d at %d: %w", part, next, err)
-		}
-		next = m.Offset + 1
-		if m.Offset >= to {
-			break
-		}
+	err := bus.ReadRange(ctx, p.cfg.Brokers, string(p.cfg.Topic), part, from, to, func(m kafka.Message) error {
 		e, err := event.UnmarshalCanonical(m.Value)
-		if err != nil || p.partitioner.Partition([]byte(e.Subject)) != part || seen[e.Subject] {
-			continue
+		if err == nil && p.partitioner.Partition([]byte(e.Subject)) == part && !seen[e.Subject] {
+			seen[e.Subject] = true
+			ids = append(ids, e.Subject)
 		}
-		seen[e.Subject] = true
-		ids = append(ids, e.Subject)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reread the open checkpoint: %w", err)
 	}
 	return ids, nil
 }

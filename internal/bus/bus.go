@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -293,4 +295,61 @@ func PartitionReader(brokers []string, topic string, partition, queue int, error
 		cfg.ErrorLogger = kafka.LoggerFunc(errorf)
 	}
 	return kafka.NewReader(cfg)
+}
+
+// ReadRange calls fn with every record of the partition from offset from up
+// to to (exclusive), in offset order, over one connection to the
+// partition's leader in fetches of up to 16 MiB: a bounded read of an
+// archive, several times faster than a Reader's background fetches and
+// queue (BENCHMARKS.md). It stops at fn's first error.
+func ReadRange(ctx context.Context, brokers []string, topic string, partition int, from, to int64, fn func(kafka.Message) error) error {
+	parts, err := Partitions(ctx, brokers, topic)
+	if err != nil {
+		return fmt.Errorf("read %s/%d: %w", topic, partition, err)
+	}
+	i := slices.IndexFunc(parts, func(p kafka.Partition) bool { return p.ID == partition })
+	if i < 0 {
+		return fmt.Errorf("read %s/%d: no such partition", topic, partition)
+	}
+	pc, err := dialer().DialPartition(ctx, "tcp", "", parts[i])
+	if err != nil {
+		return fmt.Errorf("read %s/%d: leader: %w", topic, partition, err)
+	}
+	defer pc.Close()
+	for next := from; next < to; {
+		if _, err := pc.Seek(next, kafka.SeekAbsolute); err != nil {
+			return fmt.Errorf("read %s/%d at %d: %w", topic, partition, next, err)
+		}
+		if err := pc.SetReadDeadline(deadline(ctx)); err != nil {
+			return err
+		}
+		batch := pc.ReadBatch(1, 16<<20)
+		read := 0
+		for {
+			m, err := batch.ReadMessage()
+			if err != nil {
+				break // the end of this fetch; its error, if any, is Close's
+			}
+			read++
+			if m.Offset < next {
+				continue // a fetch may start at its record batch's first offset
+			}
+			if m.Offset >= to {
+				next = to
+				break
+			}
+			next = m.Offset + 1
+			if err := fn(m); err != nil {
+				_ = batch.Close()
+				return err
+			}
+		}
+		if err := batch.Close(); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read %s/%d at %d: %w", topic, partition, next, err)
+		}
+		if read == 0 && next < to {
+			return fmt.Errorf("read %s/%d: no record at offset %d, before the range's end %d", topic, partition, next, to)
+		}
+	}
+	return nil
 }

@@ -114,3 +114,43 @@ func TestMetadataTriesEveryBroker(t *testing.T) {
 		}
 	})
 }
+
+// TestReadRange reads exactly the records of a range, in order, across
+// several fetches and record batches, and says when the range outruns the
+// partition.
+func TestReadRange(t *testing.T) {
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{Partitions: 1})
+	topic := string(event.TopicEvents)
+	w := bus.NewWriter(brokers)
+	defer w.Close()
+	for batch := range 5 { // several record batches
+		var msgs []kafka.Message
+		for i := range 500 {
+			msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte("S"), Value: fmt.Appendf(nil, `{"n":%d}`, batch*500+i)})
+		}
+		if err := w.WriteMessages(t.Context(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int64
+	err := bus.ReadRange(t.Context(), brokers, topic, 0, 123, 2301, func(m kafka.Message) error {
+		if want := fmt.Sprintf(`{"n":%d}`, m.Offset); string(m.Value) != want {
+			return fmt.Errorf("offset %d holds %s, want %s", m.Offset, m.Value, want)
+		}
+		got = append(got, m.Offset)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2301-123 || got[0] != 123 || got[len(got)-1] != 2300 || !slices.IsSorted(got) {
+		t.Fatalf("read %d records from %d to %d, want 2178 from 123 to 2300", len(got), got[0], got[len(got)-1])
+	}
+	stop := errors.New("stop")
+	if err := bus.ReadRange(t.Context(), brokers, topic, 0, 0, 10, func(kafka.Message) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("fn's error: got %v", err)
+	}
+	if err := bus.ReadRange(t.Context(), brokers, topic, 3, 0, 10, func(kafka.Message) error { return nil }); err == nil {
+		t.Fatal("a partition that does not exist was read")
+	}
+}

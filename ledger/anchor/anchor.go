@@ -133,6 +133,9 @@ func New(cfg Config) (*Anchor, error) {
 	if cfg.Topic == "" {
 		cfg.Topic = string(event.TopicCheckpoints)
 	}
+	if cfg.Logger != nil {
+		routeKlog(cfg.Logger)
+	}
 	if cfg.CheckpointInterval == 0 {
 		cfg.CheckpointInterval = 100 * time.Millisecond
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/ledger"
 	"github.com/inbond/inbond/state"
+	"github.com/segmentio/kafka-go"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/tessera/client"
 	"golang.org/x/mod/sumdb/note"
@@ -225,18 +226,10 @@ func Histories(ctx context.Context, brokers []string, topic event.Topic, part in
 	if end < last {
 		return nil, fmt.Errorf("audit: the archive's partition %d ends at offset %d, before a checkpoint's end %d: records were lost", part, end, last)
 	}
-	r := bus.PartitionReader(brokers, string(topic), part, 10_000, nil)
-	defer r.Close()
-	if err := r.SetOffset(0); err != nil {
-		return nil, fmt.Errorf("audit: archive: %w", err)
-	}
-	for next := int64(0); next < end; {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("audit: archive: read partition %d at offset %d: %w", part, next, err)
-		}
+	next := int64(0)
+	err = bus.ReadRange(ctx, brokers, string(topic), part, 0, end, func(m kafka.Message) error {
 		if m.Offset != next && next < last {
-			return nil, fmt.Errorf("audit: the archive's partition %d skips from offset %d to %d: records were deleted", part, next, m.Offset)
+			return fmt.Errorf("audit: the archive's partition %d skips from offset %d to %d: records were deleted", part, next, m.Offset)
 		}
 		next = m.Offset + 1
 		// The gateways key every record by its subject, so only the
@@ -246,13 +239,17 @@ func Histories(ctx context.Context, brokers []string, topic event.Topic, part in
 		id := event.ShipmentID(m.Key)
 		h, ok := out[id]
 		if !ok || !subjectIs(m.Value, id) {
-			continue
+			return nil
 		}
 		if m.Offset >= receipts[id].Checkpoint.To {
 			h.Later++
-			continue
+			return nil
 		}
 		h.Events = append(h.Events, ledger.Event{Offset: m.Offset, Value: m.Value})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: archive: %w", err)
 	}
 	return out, nil
 }
