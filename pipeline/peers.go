@@ -63,11 +63,11 @@ type PeersConfig struct {
 	RestartRate float64
 	// RulesOff also runs inbond without its rules: exactly the peer's job.
 	RulesOff bool
-	// GOGC, when positive, also runs `inbond process` (a child, rules off)
-	// with GOGC=n in its environment, next to the same without (Go's
-	// default is 100): an A/B in the same run. (Not in this process: its
-	// heap holds the in-process Kafka's logs, which would skew it.)
-	GOGC int
+	// ProcessEnv, when set, also runs `inbond process` (a child, rules
+	// off) with these KEY=VALUE settings in its environment (e.g. GOGC,
+	// GOMEMLIMIT), next to the same without: an A/B in the same run. (Not
+	// in this process: its heap holds the in-process Kafka's logs.)
+	ProcessEnv []string
 	// FlushInterval, when positive, also runs inbond (rules on) flushing at
 	// this interval instead of the default 100 ms: the latency it buys.
 	FlushInterval time.Duration
@@ -260,9 +260,9 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 	if cfg.InbondBinary != "" {
 		engines = append(engines, EngineInbondProcess)
 	}
-	gogcEngine := fmt.Sprintf("%s-gogc%d", EngineInbondProcess, cfg.GOGC)
-	if cfg.GOGC > 0 && cfg.InbondBinary != "" {
-		engines = append(engines, gogcEngine)
+	envEngine := EngineInbondProcess + " " + strings.Join(cfg.ProcessEnv, " ")
+	if len(cfg.ProcessEnv) > 0 && cfg.InbondBinary != "" {
+		engines = append(engines, envEngine)
 	}
 	flushEngine := "inbond-flush" + cfg.FlushInterval.String()
 	if cfg.FlushInterval > 0 {
@@ -284,8 +284,8 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 				e = &inbondEngine{b: b, rules: name == EngineInbond, keep: last && name == EngineInbond}
 			case EngineInbondProcess:
 				e = &inbondProcEngine{b: b}
-			case gogcEngine:
-				e = &inbondProcEngine{b: b, gogc: cfg.GOGC}
+			case envEngine:
+				e = &inbondProcEngine{b: b, env: cfg.ProcessEnv}
 			case flushEngine:
 				e = &inbondEngine{b: b, rules: true, flushInterval: cfg.FlushInterval}
 			}
@@ -393,7 +393,7 @@ type peerEngine interface {
 // run measures one engine on a topic of its own: the catch-up over the
 // preloaded events, then the live ones.
 func (b *peerBench) run(ctx context.Context, round int, name string, e peerEngine) (PeerRun, error) {
-	topic := fmt.Sprintf("inbond-bench.%d.%s.%d", round, name, b.seq.Add(1))
+	topic := fmt.Sprintf("inbond-bench.%d.%s.%d", round, strings.NewReplacer(" ", "-", "=", "-").Replace(name), b.seq.Add(1))
 	if _, ok := e.(*inbondProcEngine); ok {
 		// `inbond process` reads no other topic: empty it (its records
 		// deleted, its offsets going on) rather than create it again.
@@ -1579,7 +1579,7 @@ func (s *storedProgress) progress(ctx context.Context) ([]int64, error) {
 type inbondProcEngine struct {
 	b      *peerBench
 	rules  bool
-	gogc   int // > 0: GOGC of the child
+	env    []string // added to the child's environment
 	store  *state.Store
 	child  *peerChild
 	book   *stampBook
@@ -1594,10 +1594,7 @@ func (e *inbondProcEngine) start(_ context.Context, topic string) error {
 	if e.store, err = state.NewStore(e.b.cfg.Redis, prefix); err != nil {
 		return err
 	}
-	var env []string
-	if e.gogc > 0 {
-		env = append(env, "GOGC="+strconv.Itoa(e.gogc))
-	}
+	env := e.env
 	e.child, err = startChild(e.b.cfg.InbondBinary, []string{"process", "--kafka-brokers", strings.Join(e.b.brokers, ","),
 		"--redis", e.b.cfg.Redis.Options().Addr, "--redis-db", strconv.Itoa(e.b.cfg.Redis.Options().DB),
 		"--key-prefix", prefix, "--group", fmt.Sprintf("bench-proc-%d", seq), "--owner", "bench",

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/inbond/inbond/pipeline"
@@ -31,7 +32,7 @@ func benchPeersCommand() *ffcli.Command {
 	restart := fs.Bool("restart", true, "measure a SIGKILL mid-stream for goka and inbond (inbond as an `inbond process` child)")
 	restartRate := fs.Float64("restart-rate", 20_000, "events per second of the stream the restart figure kills into")
 	rulesOff := fs.Bool("rules-off", true, "also run inbond without its rules: exactly the peer's job")
-	gogc := fs.Int("gogc", 0, "also run inbond process (a child, rules off) with GOGC set to this, to compare with the default (100) in the same run")
+	processEnv := fs.String("process-env", "", "also run inbond process (a child, rules off) with these space-separated KEY=VALUE settings in its environment (e.g. 'GOGC=400'), next to the same without")
 	flushInterval := fs.Duration("flush-interval", 0, "also run inbond (rules on) flushing at this interval (default 100ms): the latency it buys")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the last round's inbond (rules on) catch-up to this file")
 	c := command("peers", "inbond bench peers [flags]",
@@ -68,7 +69,7 @@ func benchPeersCommand() *ffcli.Command {
 			_, err = pipeline.Peers(ctx, pipeline.PeersConfig{
 				Redis: rdb, Prefix: rf.prefix, Events: *events, Shipments: *shipments, Rounds: *rounds,
 				Live: *live, Rate: *rate, GokaBinary: bin, GokaStorage: *gokaStorage, InbondBinary: self,
-				Restart: *restart, RestartRate: *restartRate, RulesOff: *rulesOff, GOGC: *gogc, FlushInterval: *flushInterval, CPUProfile: *cpuProfile, Out: os.Stdout,
+				Restart: *restart, RestartRate: *restartRate, RulesOff: *rulesOff, ProcessEnv: strings.Fields(*processEnv), FlushInterval: *flushInterval, CPUProfile: *cpuProfile, Out: os.Stdout,
 			})
 			return err
 		})
