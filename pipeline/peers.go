@@ -85,7 +85,7 @@ const (
 	EngineInbond        = "inbond"
 	EngineInbondNoRules = "inbond-norules"
 	// EngineInbondProcess is `inbond process` as a child process, rules
-	// off: the goka peer's exact job and setup.
+	// and ledger off: the goka peer's exact job and setup.
 	EngineInbondProcess = "inbond-process"
 )
 
@@ -1574,7 +1574,7 @@ func (s *storedProgress) progress(ctx context.Context) ([]int64, error) {
 
 // inbondProcEngine is `inbond process` as a child process, as the goka peer
 // runs: its own heap and garbage collector, on inbond.events (the only topic
-// it reads). A record has its result when the stored offset passes it,
+// it reads), with the ledger off like the in-process runs. A record has its result when the stored offset passes it,
 // polled every 2 ms.
 type inbondProcEngine struct {
 	b      *peerBench
@@ -1598,7 +1598,8 @@ func (e *inbondProcEngine) start(_ context.Context, topic string) error {
 	e.child, err = startChild(e.b.cfg.InbondBinary, []string{"process", "--kafka-brokers", strings.Join(e.b.brokers, ","),
 		"--redis", e.b.cfg.Redis.Options().Addr, "--redis-db", strconv.Itoa(e.b.cfg.Redis.Options().DB),
 		"--key-prefix", prefix, "--group", fmt.Sprintf("bench-proc-%d", seq), "--owner", "bench",
-		"--metrics-addr", "", "--log-format", "json", "--log-level", "warn", "--rules=" + strconv.FormatBool(e.rules)},
+		"--metrics-addr", "", "--log-format", "json", "--log-level", "warn", "--rules=" + strconv.FormatBool(e.rules),
+		"--ledger=false"}, // the peer's job: no hash chain (the ledger's cost is measured on its own)
 		func(*peerChild, string) {}, env...)
 	if err != nil {
 		return err
