@@ -34,6 +34,7 @@ type chaining struct {
 	maxLeaves int           // a checkpoint is cut early at this many shipments
 	settled   func() bool   // a replay's traffic is in: cut what is open at once
 	from      int64         // first offset of the open checkpoint
+	fromSaved bool          // from is in Redis (else the next flush writes it)
 	pending   map[event.ShipmentID]ledger.Link
 	lastCut   time.Time
 	changed   []*entry // entries whose links moved since the last flush
@@ -59,7 +60,12 @@ func (p *Processor) loadChaining(ctx context.Context, claim state.Claim) (*chain
 	c := &chaining{topic: string(p.cfg.Topic), partition: claim.Partition, interval: p.cfg.CheckpointInterval,
 		maxLeaves: p.cfg.CheckpointLeaves, settled: p.settled.Load, from: max(claim.Offset, 0), lastCut: time.Now(),
 		pending: map[event.ShipmentID]ledger.Link{}}
+	// No first offset stored: the partition's first flush with the ledger
+	// on is still to come, and the open checkpoint starts where this claim
+	// does (offset 0 for a new partition). That flush stores it, so an owner
+	// killed before the first cut leaves the next one the same start.
 	if recs[0] != nil {
+		c.fromSaved = true
 		if c.from, err = strconv.ParseInt(string(recs[0]), 10, 64); err != nil {
 			return nil, fmt.Errorf("ledger: open checkpoint of partition %d: first offset %q: %w", claim.Partition, recs[0], err)
 		}
@@ -139,6 +145,9 @@ func (c *chaining) extra(x *state.Extra, nextOffset int64, now time.Time) (*ledg
 		x.Records = append(x.Records, state.Record{Suffix: ledger.ChainSuffix(en.sh.ID), Value: b})
 	}
 	if !c.due(now) {
+		if !c.fromSaved {
+			x.Records = append(x.Records, state.Record{Suffix: pendingFrom, Value: []byte(strconv.FormatInt(c.from, 10))})
+		}
 		return nil, nil
 	}
 	leaves := make([]ledger.Leaf, 0, len(c.pending))
@@ -160,6 +169,7 @@ func (c *chaining) flushed(cut *ledger.Batch, now time.Time) {
 		en.linkChanged = false
 	}
 	c.changed = c.changed[:0]
+	c.fromSaved = true
 	if cut != nil {
 		c.from = cut.Checkpoint.To
 		c.lastCut = now

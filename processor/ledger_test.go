@@ -305,3 +305,21 @@ func TestLedgerProvesHistoriesAfterCrashAndRedisLoss(t *testing.T) {
 	proc.stop(t)
 	t.Logf("after FLUSHALL every shipment verifies again by the same checkpoint and root; the log did not grow")
 }
+
+// TestLedgerKillBeforeTheFirstCut kills a processor that has flushed but not
+// yet cut any checkpoint (its interval is an hour): its successor's first
+// checkpoints still start at offset 0.
+func TestLedgerKillBeforeTheFirstCut(t *testing.T) {
+	brokers, r, store, envs := newFixture(t, kafkaProcess(t), 100, 5_000, 37)
+	produce(t, brokers, envs)
+	proc := startProcessProcess(t, brokers, r, "g-ledger-first", "slow-cutter", "--ledger", "--checkpoint-interval", "1h")
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+	proc.kill()
+	if n := len(readCheckpoints(t, brokers)); n != 0 {
+		t.Fatalf("%d checkpoints cut within an hour's interval", n)
+	}
+	proc = startProcessProcess(t, brokers, r, "g-ledger-first", "quick-cutter", "--ledger", "--checkpoint-interval", "200ms")
+	n := checkpointsTileTheLog(t, brokers, time.Minute)
+	proc.stop(t)
+	t.Logf("after a kill before the first cut, %d checkpoints tile the log from offset 0", n)
+}
