@@ -10,7 +10,8 @@
 //	                                    by a test with public libraries only (it imports no inbond package)
 //	9  demo, replay                     the live demo; the whole pipeline over recorded traffic, every output
 //	8  pipeline                         the assembly: servers and stages from one Config; the benchmark
-//	7  ingest/ingesttest                the contract every gateway passes
+//	7  ingest/ingesttest, api           the contract every gateway passes; the HTTP API (reads state, the
+//	                                    archive and the log; writes manifests and commands to Kafka)
 //	6  processor, sim, alerts/desk,    the apply loop; the carriers' simulator; officers' alert tools;
 //	   alerts/webhook, internal/testenv the webhook sink; servers for tests
 //	5  alerts, ledger/anchor,           the deviation rules: their names, severities and limits;

@@ -23,7 +23,7 @@ var floors = [][]string{
 	{"state", "ingest"},
 	{"alerts", "ledger/anchor", "ledger/audit"},
 	{"processor", "sim", "internal/testenv", "alerts/desk", "alerts/webhook"},
-	{"ingest/ingesttest"},
+	{"ingest/ingesttest", "api"},
 	{"pipeline"},
 	{"demo", "replay"},
 	{"cmd/inbond", "ledger/independent"},
