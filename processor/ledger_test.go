@@ -160,8 +160,8 @@ func withoutLedger(s map[string]string) map[string]string {
 // streamed workload cover the log exactly, with the chains the log gives,
 // and the state is the state of a run without the ledger.
 func TestLedgerCheckpointsTileTheLog(t *testing.T) {
-	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 300, 30_000, 23)
-	streamed := streamIn(t, brokers, envs, 10, 200*time.Millisecond)
+	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 200, 12_000, 23)
+	streamed := streamIn(t, brokers, envs, 8, 200*time.Millisecond)
 	done, stop := launchProcessor(t, brokers, store, "g-ledger", "chainer", processor.NewMetrics(prometheus.NewRegistry()), func(c *processor.Config) {
 		c.Ledger, c.CheckpointInterval = true, 300*time.Millisecond
 	})
@@ -175,25 +175,25 @@ func TestLedgerCheckpointsTileTheLog(t *testing.T) {
 	waitCaughtUp(t, brokers, r.Client, store, 2*time.Minute)
 	n := checkpointsTileTheLog(t, brokers, time.Minute)
 	if n <= 12 {
-		t.Fatalf("%d checkpoints for 12 partitions streamed over 2 s at a 300 ms interval: intervals were not cut", n)
+		t.Fatalf("%d checkpoints for 12 partitions streamed over 1.6 s at a 300 ms interval: intervals were not cut", n)
 	}
 	t.Logf("%d checkpoints tile the log", n)
 	equalsBothReferences(t, withoutLedger(snapshot(t, r.Client, r.Prefix)), brokers, store, envs, "state with the ledger on")
 }
 
-// TestLedgerSurvivesSIGKILL kills processor processes mid-interval while
+// TestLedgerSurvivesSIGKILL kills processor processes (three times) mid-interval while
 // events stream in: no checkpoint is lost or forked (they still tile the log
 // with the log's chains) and the state is that of an uninterrupted run.
 func TestLedgerSurvivesSIGKILL(t *testing.T) {
-	brokers, r, store, envs := newFixture(t, kafkaProcess(t), 500, 60_000, 29)
+	brokers, r, store, envs := newFixture(t, kafkaProcess(t), 300, 30_000, 29)
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 2))
 	t.Logf("kill schedule seed %d", seed)
 	flags := []string{"--ledger", "--checkpoint-interval", "250ms"}
-	streamed := streamIn(t, brokers, envs, 30, 100*time.Millisecond)
+	streamed := streamIn(t, brokers, envs, 20, 100*time.Millisecond)
 	proc := startProcessProcess(t, brokers, r, "g-ledger-crash", "chainer-0", flags...)
-	for kill := 1; kill <= 4; kill++ {
-		time.Sleep(time.Duration(200+rng.IntN(900)) * time.Millisecond)
+	for kill := 1; kill <= 3; kill++ {
+		time.Sleep(time.Duration(200+rng.IntN(700)) * time.Millisecond)
 		proc.kill()
 		proc = startProcessProcess(t, brokers, r, "g-ledger-crash", fmt.Sprintf("chainer-%d", kill), flags...)
 	}
@@ -201,8 +201,8 @@ func TestLedgerSurvivesSIGKILL(t *testing.T) {
 	waitCaughtUp(t, brokers, r.Client, store, 3*time.Minute)
 	n := checkpointsTileTheLog(t, brokers, time.Minute)
 	proc.stop(t)
-	t.Logf("4 SIGKILLs; %d checkpoints tile the log", n)
-	equalsBothReferences(t, withoutLedger(snapshot(t, r.Client, r.Prefix)), brokers, store, envs, "state after 4 SIGKILLs with the ledger on")
+	t.Logf("3 SIGKILLs; %d checkpoints tile the log", n)
+	equalsBothReferences(t, withoutLedger(snapshot(t, r.Client, r.Prefix)), brokers, store, envs, "state after 3 SIGKILLs with the ledger on")
 }
 
 // TestLedgerProvesHistoriesAfterCrashAndRedisLoss runs the whole ledger (the
@@ -222,7 +222,7 @@ func TestLedgerProvesHistoriesAfterCrashAndRedisLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	envs := sim.Workload(sim.WorkloadConfig{Shipments: 200, Events: 30_000, Seed: 31})
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: 150, Events: 15_000, Seed: 31})
 	dir := t.TempDir()
 	a, err := anchor.New(anchor.Config{Brokers: brokers, Dir: filepath.Join(dir, "log"), KeyFile: filepath.Join(dir, "ledger.key"),
 		Store: store, Redis: rdb, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
@@ -240,7 +240,7 @@ func TestLedgerProvesHistoriesAfterCrashAndRedisLoss(t *testing.T) {
 	})
 
 	flags := []string{"--ledger", "--checkpoint-interval", "300ms"}
-	streamed := streamIn(t, brokers, envs, 20, 100*time.Millisecond)
+	streamed := streamIn(t, brokers, envs, 15, 100*time.Millisecond)
 	proc := startProcessProcess(t, brokers, r, "g-e2e", "e2e-0", flags...)
 	for kill := 1; kill <= 2; kill++ {
 		time.Sleep(700 * time.Millisecond)
@@ -257,7 +257,7 @@ func TestLedgerProvesHistoriesAfterCrashAndRedisLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]event.ShipmentID, 0, 200)
+	ids := make([]event.ShipmentID, 0, 150)
 	for id := range reference(envs) {
 		ids = append(ids, id)
 	}
