@@ -274,7 +274,8 @@ func TestLedgerProvesHistoriesAfterCrashAndRedisLoss(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		reports, _, err := audit.VerifyAll(t.Context(), audit.Config{Brokers: brokers, Store: store, Log: lg, Key: key}, ids)
+		seen := filepath.Join(dir, "seen-checkpoint") // the auditor's memory of the log across both checks
+		reports, _, err := audit.VerifyAll(t.Context(), audit.Config{Brokers: brokers, Store: store, Log: lg, Key: key, SeenFile: seen}, ids)
 		if err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
@@ -298,6 +299,9 @@ func TestLedgerProvesHistoriesAfterCrashAndRedisLoss(t *testing.T) {
 			t.Fatalf("shipment %s: proven by %s root %x (%d events) before the loss, by %s root %x (%d events) after",
 				id, b.Checkpoint.ID(), b.Checkpoint.Root, b.Events, a.Checkpoint.ID(), a.Checkpoint.Root, a.Events)
 		}
+	}
+	if c := after[ids[0]].Consistent; !strings.Contains(c, "extends the tree of size") {
+		t.Fatalf("the second check did not prove the log extends the first one's tree: %q", c)
 	}
 	if got := testutil.ToFloat64(a.Metrics().Appended); got != entries {
 		t.Fatalf("the rebuild appended %v entries to the log", got-entries)
