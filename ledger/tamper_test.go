@@ -28,7 +28,7 @@ type world struct {
 	evidence ledger.Evidence
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
 	if err != nil {
@@ -70,7 +70,7 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) sign(t *testing.T, tree *testonly.Tree) []byte {
+func (w *world) sign(t testing.TB, tree *testonly.Tree) []byte {
 	t.Helper()
 	body := log.Checkpoint{Origin: origin, Size: tree.Size(), Hash: tree.Hash()}.Marshal()
 	signed, err := note.Sign(&note.Note{Text: string(body)}, w.signer)
