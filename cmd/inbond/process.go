@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"flag"
+	"os"
+	"runtime/debug"
 
 	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/pipeline"
@@ -58,9 +60,13 @@ func processCommand() *ffcli.Command {
 	every := fs.Duration("checkpoint-interval", 0, "how often each partition cuts a ledger checkpoint of the shipments it changed (default 10s)")
 	stall := fs.Duration("stall-after", 0, "report a partition as processed by nobody (warning, inbond_processor_stalled_partitions) when it stays behind the log with its stored position unmoved this long (default 30s; negative disables)")
 	session := fs.Duration("session-timeout", 0, "consumer-group session timeout: how long a silent instance keeps its partitions (default 10s)")
+	gcPercent := fs.Int("gc-percent", 400, "the Go GC target (GOGC) of the processor; the GOGC environment variable wins when set. 400 gave 13-20% more events/s than Go's 100 (BENCHMARKS.md, issue 20) for more heap between collections")
 	return command("process", "inbond process [flags]",
 		"Run a processor instance: apply inbond.events to each shipment's state in Redis, exactly once, with the partitions it is assigned.",
 		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
+			if _, set := os.LookupEnv("GOGC"); !set {
+				debug.SetGCPercent(*gcPercent)
+			}
 			rc, err := rf.config()
 			if err != nil {
 				return err
