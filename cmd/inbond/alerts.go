@@ -14,7 +14,6 @@ import (
 	"github.com/inbond/inbond/alerts/desk"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
-	"github.com/inbond/inbond/state"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"go.uber.org/zap"
 )
@@ -36,15 +35,11 @@ func alertsCommand() *ffcli.Command {
 	return command("alerts", "inbond alerts [flags] list | show ID | ack ID | resolve ID",
 		"List and read alerts from Redis; acknowledge or resolve one (a command on inbond.events that the processor applies in order, so the log is the audit trail).",
 		fs, c.withLogger(func(ctx context.Context, _ *zap.Logger) error {
-			rdb, err := rf.client()
+			store, closeRedis, err := rf.store()
 			if err != nil {
 				return err
 			}
-			defer rdb.Close()
-			store, err := state.NewStore(rdb, rf.prefix)
-			if err != nil {
-				return err
-			}
+			defer closeRedis() //nolint:errcheck // a read-only client
 			d := &desk.Desk{Store: store}
 			args := fs.Args()
 			if len(args) == 0 {

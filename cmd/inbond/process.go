@@ -9,6 +9,7 @@ import (
 	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/pipeline"
 	"github.com/inbond/inbond/processor"
+	"github.com/inbond/inbond/state"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -31,6 +32,20 @@ func (r *redisFlags) register(fs *flag.FlagSet) {
 func (r *redisFlags) config() (pipeline.Redis, error) {
 	password, err := readSecret(r.passwordFile, "redis password")
 	return pipeline.Redis{Addr: r.addr, DB: r.db, Password: password, Prefix: r.prefix}, err
+}
+
+// store connects to the Redis the flags name and opens the state store
+// under the flags' prefix; close closes the client.
+func (r *redisFlags) store() (store *state.Store, close func() error, err error) {
+	rdb, err := r.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	if store, err = state.NewStore(rdb, r.prefix); err != nil {
+		_ = rdb.Close()
+		return nil, nil, err
+	}
+	return store, rdb.Close, nil
 }
 
 // client connects to the Redis the flags name.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ledger/audit"
-	"github.com/inbond/inbond/state"
 	"github.com/peterbourgon/ff/v3/ffcli"
 )
 
@@ -51,15 +50,11 @@ func verifyCommand() *ffcli.Command {
 				return errors.New("verify: name one shipment (or give --offline FILE)")
 			}
 			shipment := event.ShipmentID(args[0])
-			rdb, err := rf.client()
+			store, closeRedis, err := rf.store()
 			if err != nil {
 				return err
 			}
-			defer rdb.Close()
-			store, err := state.NewStore(rdb, rf.prefix)
-			if err != nil {
-				return err
-			}
+			defer closeRedis() //nolint:errcheck // a read-only client
 			lg, err := audit.OpenLog(*logAt)
 			if err != nil {
 				return err
