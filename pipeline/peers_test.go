@@ -69,9 +69,6 @@ func TestReadTimesKeepsTheFirstResult(t *testing.T) {
 // to include it, with the restart figure): both engines time every live
 // event, and inbond's throughput is a share of the ceiling's.
 func TestPeersCeilingAndInbond(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Kafka and a processor")
-	}
 	r := testenv.NewRedis(t)
 	cfg := PeersConfig{Redis: r.Client, Prefix: r.Prefix, Events: 3000, Shipments: 40, Rounds: 1, Rate: 5000, Out: testWriter{t}}
 	if bin := os.Getenv("INBOND_GOKA_PEER"); bin != "" {

@@ -23,9 +23,6 @@ import (
 // proof as written verifies, and each tampered copy fails with a message
 // naming what was done to it.
 func TestVerifyOffline(t *testing.T) {
-	if testing.Short() {
-		t.Skip("replays 13k messages (~20 s)")
-	}
 	bin := build(t)
 	tmp := t.TempDir()
 	traffic := filepath.Join(tmp, "deviations.jsonl")

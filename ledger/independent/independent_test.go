@@ -78,9 +78,6 @@ func TestVerifyImportsNoInbondPackage(t *testing.T) {
 // TestVerifyWithPublicLibrariesOnly replays the deviations traffic with the
 // inbond binary and verifies everything the replay wrote about the ledger.
 func TestVerifyWithPublicLibrariesOnly(t *testing.T) {
-	if testing.Short() {
-		t.Skip("replays 13k messages (~20 s)")
-	}
 	ctx := context.Background()
 	dir, replayed := replayDeviations(t)
 	logDir := filepath.Join(dir, "log")
