@@ -60,19 +60,15 @@ func BenchLedger(ctx context.Context, rdb *redis.Client, prefix string, envs []*
 	mu.Unlock()
 
 	one := sim.Workload(sim.WorkloadConfig{Shipments: 1, Events: verifyEvents, Seed: 5})
-	_, err := ledgerRun(ctx, rdb, prefix+"verify:", one, nil, func(sys *System, dir string) error {
-		key, err := audit.Verifier(sys.Anchor.VerifierKey())
-		if err != nil {
-			return err
-		}
-		lg, err := audit.OpenLog(filepath.Join(dir, "log"))
+	_, err := ledgerRun(ctx, rdb, prefix+"verify:", one, nil, func(sys *System) error {
+		ac, err := sys.Audit()
 		if err != nil {
 			return err
 		}
 		var times []time.Duration
 		for range 5 {
 			start := time.Now()
-			report, _, err := audit.Verify(ctx, audit.Config{Brokers: sys.Brokers, Store: sys.Store, Log: lg, Key: key}, one[0].Subject)
+			report, _, err := audit.Verify(ctx, ac, one[0].Subject)
 			if err != nil {
 				return err
 			}
@@ -89,7 +85,7 @@ func BenchLedger(ctx context.Context, rdb *redis.Client, prefix string, envs []*
 // second) and the anchor on a new in-process Kafka over envs until every
 // shipment's history is anchored, then calls then, if set, on the system.
 func ledgerRun(ctx context.Context, rdb *redis.Client, prefix string, envs []*event.Envelope,
-	onAnchored func(ledger.Checkpoint, uint64, time.Time), then func(*System, string) error) (time.Duration, error) {
+	onAnchored func(ledger.Checkpoint, uint64, time.Time), then func(*System) error) (time.Duration, error) {
 	defer cleanup(rdb, prefix) //nolint:errcheck // best effort: the keys are under a prefix of their own
 	dir, err := os.MkdirTemp("", "inbond-bench-ledger-")
 	if err != nil {
@@ -147,7 +143,7 @@ func ledgerRun(ctx context.Context, rdb *redis.Client, prefix string, envs []*ev
 	}
 	elapsed := time.Since(start)
 	if then != nil {
-		return elapsed, then(sys, dir)
+		return elapsed, then(sys)
 	}
 	return elapsed, nil
 }

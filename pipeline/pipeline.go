@@ -25,6 +25,7 @@ import (
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/obs"
 	"github.com/inbond/inbond/ledger/anchor"
+	"github.com/inbond/inbond/ledger/audit"
 	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/state"
 	"github.com/prometheus/client_golang/prometheus"
@@ -148,6 +149,7 @@ type System struct {
 	Store       *state.Store         // the processor's store (nil without it)
 	Processor   *processor.Processor // nil without it
 	Anchor      *anchor.Anchor       // nil without it
+	anchorDir   string               // the anchor's log directory
 	MetricsAddr string               // "" when disabled
 	Registry    *prometheus.Registry
 
@@ -425,10 +427,29 @@ func (s *System) startAnchor(ctx context.Context, r Redis, ac anchor.Config) err
 	if err != nil {
 		return err
 	}
-	s.Anchor = a
+	s.Anchor, s.anchorDir = a, ac.Dir
 	s.log.Info("anchor starting", zap.String("log", ac.Dir), zap.String("verifier_key", a.VerifierKey()), zap.String("http", a.Addr()))
 	s.run("anchor", a.Run)
 	return nil
+}
+
+// Audit is how to verify histories against this system's ledger: its
+// archive, its store's receipts, and its anchor's log and key, the way an
+// auditor with the key would (the system's own anchor is trusted for
+// nothing but the key's name).
+func (s *System) Audit() (audit.Config, error) {
+	if s.Anchor == nil {
+		return audit.Config{}, errors.New("pipeline: no anchor runs, so there is no ledger to verify against")
+	}
+	key, err := audit.Verifier(s.Anchor.VerifierKey())
+	if err != nil {
+		return audit.Config{}, err
+	}
+	lg, err := audit.OpenLog(s.anchorDir)
+	if err != nil {
+		return audit.Config{}, err
+	}
+	return audit.Config{Brokers: s.Brokers, Store: s.Store, Log: lg, Key: key}, nil
 }
 
 func (s *System) startProcessor(ctx context.Context, r Redis, pc processor.Config) error {

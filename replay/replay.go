@@ -379,11 +379,7 @@ func writeLedger(ctx context.Context, sys *pipeline.System, dir string, proofs b
 	if !proofs {
 		return nil
 	}
-	key, err := audit.Verifier(sys.Anchor.VerifierKey())
-	if err != nil {
-		return err
-	}
-	lg, err := audit.OpenLog(filepath.Join(dir, "log"))
+	ac, err := sys.Audit()
 	if err != nil {
 		return err
 	}
@@ -397,7 +393,7 @@ func writeLedger(ctx context.Context, sys *pipeline.System, dir string, proofs b
 			ids = append(ids, event.ShipmentID(m))
 		}
 	}
-	reports, evidence, err := audit.VerifyAll(ctx, audit.Config{Brokers: sys.Brokers, Store: sys.Store, Log: lg, Key: key}, ids)
+	reports, evidence, err := audit.VerifyAll(ctx, ac, ids)
 	if err != nil {
 		return fmt.Errorf("replay: the ledger does not verify: %w", err)
 	}
