@@ -58,6 +58,7 @@ var (
 	irsPattern     = regexp.MustCompile(`^[0-9]{2}-[0-9]{7}[0-9A-Z]{2}$`)
 	inBondPattern  = regexp.MustCompile(`^[0-9]{9}$`)
 	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+	statePattern   = regexp.MustCompile(`^[A-Z]{2}$`)
 )
 
 // Validate reports whether s is usable as a shipment ID: 1–64 characters of

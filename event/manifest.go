@@ -97,6 +97,25 @@ type Manifest struct {
 	Devices          []DeviceID    `json:"devices,omitempty"`     // devices registered to report on it
 	CreatedAt        time.Time     `json:"created_at"`
 	Deadline         time.Time     `json:"deadline"`
+	// Authorization is the DOE/FECM authorization (order or docket number,
+	// e.g. "FE 24-123-NG") the importer imports natural gas under: the key
+	// of its monthly FE-746R report. Optional, because only gas needs it
+	// and manifests before it existed lack it: "" means not declared, and
+	// the report says so rather than guessing.
+	Authorization string `json:"authorization,omitempty"`
+	// Processing is the refinery the crude is bound for (EIA-814's
+	// processing company, facility and state), when the importer declares
+	// it. Optional; the zero value means not declared and is left out of
+	// the canonical encoding, so manifests without it hash as before.
+	Processing Facility `json:"processing,omitzero"`
+}
+
+// Facility is a processing plant: a refinery for crude oil. All three
+// fields are required once a facility is declared.
+type Facility struct {
+	Company string `json:"company"`
+	Name    string `json:"name"`
+	State   string `json:"state"` // USPS two-letter code
 }
 
 // EventType implements Payload.
@@ -183,6 +202,16 @@ func (m *Manifest) Validate() error {
 	hi := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 	e.add(checkTime("created_at", m.CreatedAt, lo, hi))
 	e.add(checkTime("deadline", m.Deadline, lo, hi))
+	if m.Authorization != "" {
+		e.add(checkText("authorization", m.Authorization, 40))
+	}
+	if m.Processing != (Facility{}) {
+		e.add(checkText("processing.company", m.Processing.Company, 200))
+		e.add(checkText("processing.name", m.Processing.Name, 200))
+		if !statePattern.MatchString(m.Processing.State) {
+			e.add(invalid("processing.state", m.Processing.State, RuleFormat, "want a two-letter USPS state code such as TX"))
+		}
+	}
 	if !m.CreatedAt.IsZero() && !m.Deadline.IsZero() && !m.Deadline.After(m.CreatedAt) {
 		e.add(invalid("deadline", m.Deadline.Format(time.RFC3339), RuleConsist, "must be after created_at"))
 	}
