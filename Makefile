@@ -6,7 +6,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 PKGS      := ./...
 
-.PHONY: all build vet test test-short fuzz demo bench bench-peers clean
+.PHONY: all build vet test test-short test-kafka kafka-jars fuzz demo bench bench-peers clean
 
 all: build vet test
 
@@ -35,6 +35,15 @@ test: vet
 	  grep -E '^(--- |\s+--- FAIL|ok|FAIL|PASS$$|panic|testenv\[)' .test.log; \
 	  if [ $$status -ne 0 ]; then echo "---- failures (full log in .test.log) ----"; grep -B2 -A30 -E '^(\s*--- FAIL|panic:)' .test.log | head -400; fi; \
 	  exit $$status
+
+# Apache Kafka (the version docker-compose.yml pins) from Maven Central, for
+# test-kafka and the peer benchmark: the jars of internal/realkafka/maven's
+# pinned project into .cache/realkafka (ignored by git). Needs mvn and Java 17.
+KAFKA_LIBS := .cache/realkafka/kafka-3.9.1/libs
+kafka-jars: $(KAFKA_LIBS)/kafka_2.13-3.9.1.jar
+$(KAFKA_LIBS)/kafka_2.13-3.9.1.jar: internal/realkafka/maven/pom.xml
+	mvn -q -B -f internal/realkafka/maven/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS)
+	@touch $@
 
 test-short:
 	$(GO) test -count=1 $(PKGS)
