@@ -221,6 +221,7 @@ func (s *Server) routes() {
 	s.registerStream()
 	s.registerLedger()
 	s.registerHealth()
+	s.registerDashboard()
 	s.mux.Handle("GET /metrics", s.guard(roleCBP, s.metricsHandler()))
 }
 
