@@ -84,6 +84,11 @@ type Config struct {
 	Heartbeat    time.Duration
 	StreamBuffer int
 
+	// ProcessorGroup is the processors' consumer group: /readyz answers 503
+	// until its members hold every partition of inbond.events. Empty: not
+	// checked (an API with no processor behind it).
+	ProcessorGroup string
+
 	// Gatherer serves /metrics (nil: 404): the system's registry.
 	Gatherer prometheus.Gatherer
 

@@ -166,12 +166,21 @@ func (t *tokens) readFile(file string, out io.Writer) error {
 	return sc.Err()
 }
 
-func (t *tokens) create(file string, out io.Writer) error {
+// NewToken returns a new random bearer token (256 bits, "inb_" then
+// base64url): what a first run prints, and what the demo hands its officer.
+func NewToken() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "inb_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func (t *tokens) create(file string, out io.Writer) error {
+	tok, err := NewToken()
+	if err != nil {
 		return err
 	}
-	tok := "inb_" + base64.RawURLEncoding.EncodeToString(b)
 	h := hashToken(tok)
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return fmt.Errorf("api: token file: %w", err)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"reflect"
@@ -197,8 +198,19 @@ func (s *Server) readyz(ctx context.Context, _ *struct{}) (*healthOutput, error)
 	if _, err := s.cfg.Store.Offsets(ctx, 1); err != nil {
 		h.Checks["redis"] = err.Error()
 	}
-	if _, err := bus.PartitionCount(ctx, s.cfg.Brokers, string(event.TopicEvents)); err != nil {
+	n, err := bus.PartitionCount(ctx, s.cfg.Brokers, string(event.TopicEvents))
+	if err != nil {
 		h.Checks["kafka"] = err.Error()
+	}
+	if s.cfg.ProcessorGroup != "" {
+		h.Checks["partitions"] = "ok"
+		held, err := bus.AssignedPartitions(ctx, s.cfg.Brokers, s.cfg.ProcessorGroup, string(event.TopicEvents))
+		switch {
+		case err != nil:
+			h.Checks["partitions"] = err.Error()
+		case len(held) < n:
+			h.Checks["partitions"] = fmt.Sprintf("group %s holds %d of %d partitions", s.cfg.ProcessorGroup, len(held), n)
+		}
 	}
 	select {
 	case <-s.hub.ready:

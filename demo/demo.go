@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/alerts"
+	"github.com/inbond/inbond/alerts/desk"
+	"github.com/inbond/inbond/api"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/internal/bus"
@@ -36,18 +38,23 @@ import (
 
 // Config configures the demo.
 type Config struct {
-	RedisAddr   string  // used when reachable; otherwise an in-process Redis
-	MQTTAddr    string  // listen address of the embedded MQTT broker
-	KafkaPort   int     // port of the embedded Kafka broker (0: any free port)
-	MetricsAddr string  // Prometheus /metrics; empty disables
-	LedgerAddr  string  // where the transparency log is served (empty: any free port)
-	Scenario    string  // scenario name or file played in rounds (default "default")
-	Speed       float64 // simulated seconds per real second
-	Seed        uint64
-	Rounds      int       // rounds of the scenario; 0 runs until stopped
-	RulesConfig string    // the rules' YAML configuration; empty: the defaults
-	Out         io.Writer // where the flowing events are printed
-	Log         *zap.Logger
+	RedisAddr   string // used when reachable; otherwise an in-process Redis
+	MQTTAddr    string // listen address of the embedded MQTT broker
+	KafkaPort   int    // port of the embedded Kafka broker (0: any free port)
+	MetricsAddr string // Prometheus /metrics; empty disables
+	LedgerAddr  string // where the transparency log is served (empty: any free port)
+	APIAddr     string // where the API and the dashboard are served (empty: any free port)
+	// OfficerAfter is how long an alert stays open before the demo's duty
+	// officer acknowledges it (and twice that before resolving it); 0: no
+	// duty officer, every alert waits for a person.
+	OfficerAfter time.Duration
+	Scenario     string  // scenario name or file played in rounds (default "default")
+	Speed        float64 // simulated seconds per real second
+	Seed         uint64
+	Rounds       int       // rounds of the scenario; 0 runs until stopped
+	RulesConfig  string    // the rules' YAML configuration; empty: the defaults
+	Out          io.Writer // where the flowing events are printed
+	Log          *zap.Logger
 }
 
 // demoPrefix is where the demo keeps shipment state in Redis.
@@ -79,7 +86,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer os.RemoveAll(ledgerDir)
 	sysCfg.Anchor = &anchor.Config{Dir: filepath.Join(ledgerDir, "log"), KeyFile: filepath.Join(ledgerDir, "ledger.key"),
-		Listen: freeOr(cfg.LedgerAddr, log)}
+		Listen: freeOr(cfg.LedgerAddr, "ledger", log)}
+	// The officer's token lives as long as the demo: made now, shown once in
+	// the banner, never written anywhere.
+	token, err := api.NewToken()
+	if err != nil {
+		return err
+	}
+	sysCfg.API = &api.Config{Listen: freeOr(cfg.APIAddr, "dashboard", log), Tokens: []string{"cbp=" + token}}
 	sysCfg.MetricsAddr, sysCfg.MetricsBestEffort, sysCfg.Log = cfg.MetricsAddr, true, log
 	sys, err := pipeline.Start(ctx, sysCfg)
 	if err != nil {
@@ -88,7 +102,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer sys.Stop() //nolint:errcheck // stopped and checked below; this covers the early returns
 	brokers := strings.Join(sys.Brokers, ",")
 	ledgerURL := "http://" + sys.Anchor.Addr()
-	fmt.Fprintf(cfg.Out, banner, time.Since(started).Round(time.Millisecond), sc.Name, len(sc.Shipments), cfg.Speed,
+	dashboard := "http://" + sys.API.Addr()
+	fmt.Fprintf(cfg.Out, banner, dashboard, token, token, dashboard, token,
+		time.Since(started).Round(time.Millisecond), sc.Name, len(sc.Shipments), cfg.Speed,
 		brokers, sys.MQTTURL, sys.RedisAddr, sys.RedisKind, demoPrefix, orNone(sys.MetricsAddr),
 		ledgerURL, sys.Anchor.VerifierKey(),
 		hostPort(sys.MQTTURL), brokers, brokers,
@@ -99,6 +115,12 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopTail()
 	wg.Go(func() { tail(tailCtx, sys.Brokers, cfg.Out, log) })
 	wg.Go(func() { summarize(tailCtx, sys.Store, cfg.Out, 5*time.Second) })
+	if cfg.OfficerAfter > 0 {
+		officerW := bus.NewWriter(sys.Brokers)
+		defer officerW.Close()
+		d := &desk.Desk{Store: sys.Store, Writer: officerW}
+		wg.Go(func() { dutyOfficer(tailCtx, d, cfg.OfficerAfter, log) })
+	}
 
 	pub, err := sim.NewNetPublisher(sys.MQTTURL, "inbond-demo-simulator", sys.Brokers)
 	if err != nil {
@@ -185,6 +207,10 @@ func (c *simClock) now() time.Time {
 }
 
 const banner = `
+  dashboard  %s/#token=%s
+  officer token (role cbp, valid while the demo runs): %s
+  API        %s/v1 (OpenAPI 3.1 at /v1/openapi.json; curl -H 'Authorization: Bearer %s' ...)
+
 inbond demo is up (%s), playing scenario %q (%d shipments) at %gx real time
   kafka   %s   (in-process)
   mqtt    %s   (in-process)
@@ -337,13 +363,13 @@ func deref(p *float64) float64 {
 }
 
 // freeOr is addr when it can be listened on, else any free loopback port.
-func freeOr(addr string, log *zap.Logger) string {
+func freeOr(addr, what string, log *zap.Logger) string {
 	if addr == "" {
 		return "127.0.0.1:0"
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		log.Warn("ledger address busy; serving the log on a free port", zap.String("addr", addr), zap.Error(err))
+		log.Warn(what+" address busy; serving it on a free port", zap.String("addr", addr), zap.Error(err))
 		return "127.0.0.1:0"
 	}
 	_ = ln.Close()

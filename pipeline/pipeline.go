@@ -11,6 +11,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/alerts/webhook"
+	"github.com/inbond/inbond/api"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/ingest"
 	"github.com/inbond/inbond/internal/bus"
@@ -47,6 +49,11 @@ type Config struct {
 	// writes receipts (Brokers, Store, Redis, Logger and Registerer are
 	// filled in by Start; it uses the system's Redis).
 	Anchor *anchor.Config
+	// API serves the HTTP API and the dashboard (Store, Redis, Brokers,
+	// Partitions, Gatherer and Log are filled in by Start; so are the
+	// ledger's log and key when the system's anchor runs, and the
+	// processors' group for /readyz when its processor runs).
+	API *api.Config
 
 	// MetricsAddr is the listen address of /metrics ("" disables it).
 	MetricsAddr string
@@ -149,6 +156,7 @@ type System struct {
 	Store       *state.Store         // the processor's store (nil without it)
 	Processor   *processor.Processor // nil without it
 	Anchor      *anchor.Anchor       // nil without it
+	API         *api.Server          // nil without it
 	anchorDir   string               // the anchor's log directory
 	MetricsAddr string               // "" when disabled
 	Registry    *prometheus.Registry
@@ -203,6 +211,11 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	}
 	if cfg.Anchor != nil {
 		if err := s.startAnchor(ctx, cfg.Redis, *cfg.Anchor); err != nil {
+			return s, err
+		}
+	}
+	if cfg.API != nil {
+		if err := s.startAPI(ctx, cfg, *cfg.API); err != nil {
 			return s, err
 		}
 	}
@@ -430,6 +443,28 @@ func (s *System) startAnchor(ctx context.Context, r Redis, ac anchor.Config) err
 	s.Anchor, s.anchorDir = a, ac.Dir
 	s.log.Info("anchor starting", zap.String("log", ac.Dir), zap.String("verifier_key", a.VerifierKey()), zap.String("http", a.Addr()))
 	s.run("anchor", a.Run)
+	return nil
+}
+
+func (s *System) startAPI(ctx context.Context, cfg Config, ac api.Config) error {
+	if err := s.openStore(ctx, cfg.Redis); err != nil {
+		return err
+	}
+	ac.Store, ac.Redis, ac.Brokers, ac.Gatherer, ac.Log = s.Store, s.rdb, s.Brokers, s.Registry, s.log
+	ac.Partitions = cmp.Or(ac.Partitions, cfg.Kafka.Partitions)
+	if s.Anchor != nil && ac.LedgerLog == "" {
+		ac.LedgerLog, ac.VerifierKey = s.anchorDir, s.Anchor.VerifierKey()
+	}
+	if cfg.Process != nil && ac.ProcessorGroup == "" {
+		ac.ProcessorGroup = cmp.Or(cfg.Process.Group, processor.DefaultGroup)
+	}
+	srv, err := api.New(ac)
+	if err != nil {
+		return err
+	}
+	s.API = srv
+	s.log.Info("api starting", zap.String("http", srv.Addr()), zap.String("ledger", ac.LedgerLog))
+	s.run("api", srv.Run)
 	return nil
 }
 

@@ -2,10 +2,14 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/inbond/inbond/api"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/testenv"
@@ -28,6 +32,8 @@ func TestEmbeddedSystemCarriesAScenarioIntoState(t *testing.T) {
 	cfg := pipeline.Embedded(0, "127.0.0.1:0")
 	cfg.Redis = pipeline.Redis{Client: r.Client, Prefix: r.Prefix}
 	cfg.Process = &processor.Config{Owner: "pipeline-test", SessionTimeout: time.Second}
+	const officer = "pipeline-test-officer-token"
+	cfg.API = &api.Config{Listen: "127.0.0.1:0", Tokens: []string{"cbp=" + officer}}
 	cfg.Log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -122,10 +128,55 @@ func TestEmbeddedSystemCarriesAScenarioIntoState(t *testing.T) {
 	if expected != len(sc.Shipments) || expected != len(reference) {
 		t.Fatalf("%d labels, %d shipments in the scenario, %d on inbond.events", expected, len(sc.Shipments), len(reference))
 	}
+	// The API stage serves the same state, and is ready: Redis and Kafka
+	// reachable, the processor's group holding every partition.
+	base := "http://" + sys.API.Addr()
+	var ready struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	getJSON(t, base+"/readyz", "", &ready)
+	if ready.Status != "ok" || ready.Checks["partitions"] != "ok" {
+		t.Errorf("readyz: %+v, want ok with the partitions checked", ready)
+	}
+	var list struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	getJSON(t, base+"/v1/shipments?limit=500", officer, &list)
+	if len(list.Items) != expected {
+		t.Errorf("the API lists %d shipments, want %d", len(list.Items), expected)
+	}
 	if err := sys.Stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 	t.Logf("%d messages, %d shipments: every one in Redis as the ground truth says", n, expected)
+}
+
+// getJSON GETs url (with a bearer token unless empty), wants 200 and decodes
+// the body into v.
+func getJSON(t *testing.T, url, token string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", url, err, body)
+	}
 }
 
 // waitStored waits until Redis holds every partition's position at its end.

@@ -17,11 +17,14 @@ import (
 	"go.uber.org/zap"
 )
 
+// DefaultGroup is the processors' consumer group when Config.Group is empty.
+const DefaultGroup = "inbond-processor"
+
 // Config configures a Processor. Zero durations and counts take the defaults
 // named in their comments.
 type Config struct {
 	Brokers []string
-	Group   string      // consumer group (default "inbond-processor")
+	Group   string      // consumer group (default DefaultGroup)
 	Topic   event.Topic // default inbond.events
 	// Owner names this instance in claims and logs (default hostname-pid).
 	Owner string
@@ -82,7 +85,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.Group == "" {
-		c.Group = "inbond-processor"
+		c.Group = DefaultGroup
 	}
 	if c.Topic == "" {
 		c.Topic = event.TopicEvents

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"time"
 
 	"github.com/inbond/inbond/demo"
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -18,6 +19,8 @@ func demoCommand() *ffcli.Command {
 	mqttAddr := fs.String("mqtt-listen", "127.0.0.1:1884", "listen address of the embedded MQTT broker")
 	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka broker (0: any free port)")
 	ledgerAddr := fs.String("ledger-listen", "127.0.0.1:8491", "where the demo's transparency log is served for tlog clients and inbond verify (busy: any free port)")
+	apiAddr := fs.String("api-listen", "127.0.0.1:8490", "where the dashboard and the HTTP API are served (busy: any free port)")
+	officer := fs.Duration("officer-after", 20*time.Second, "the demo's duty officer acknowledges an alert open this long (wall time) and resolves it after twice that (0: none; alerts wait for you)")
 	scenario := fs.String("scenario", "default", "scenario played in rounds: a shipped one (default, clean, deviations) or a YAML file")
 	speed := fs.Float64("speed", 7200, "simulated seconds per real second")
 	seed := fs.Uint64("seed", 1, "simulation seed: the same seed plays the same traffic")
@@ -27,7 +30,7 @@ func demoCommand() *ffcli.Command {
 		"Start the whole system on embedded Kafka, MQTT and Redis with live simulated carriers, and print what flows.",
 		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			return demo.Run(ctx, demo.Config{
-				RedisAddr: *redisAddr, MQTTAddr: *mqttAddr, KafkaPort: *kafkaPort, MetricsAddr: c.metricsAddr, LedgerAddr: *ledgerAddr,
+				RedisAddr: *redisAddr, MQTTAddr: *mqttAddr, KafkaPort: *kafkaPort, MetricsAddr: c.metricsAddr, LedgerAddr: *ledgerAddr, APIAddr: *apiAddr, OfficerAfter: *officer,
 				Scenario: *scenario, Speed: *speed, Seed: *seed, Rounds: *rounds, RulesConfig: *rulesConfig, Out: os.Stdout, Log: log,
 			})
 		}))

@@ -69,6 +69,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 		return fmt.Errorf("ensure topics: dial controller: %w", err)
 	}
 	defer cc.Close()
+	var created []TopicSpec
 	for _, s := range specs {
 		tc := kafka.TopicConfig{Topic: string(s.Topic), NumPartitions: s.Partitions, ReplicationFactor: 1}
 		for k, v := range s.Configs {
@@ -77,6 +78,49 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 		err := cc.CreateTopics(tc)
 		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 			return fmt.Errorf("ensure topics: create %s: %w", s.Topic, err)
+		}
+		if err == nil {
+			created = append(created, s)
+		}
+	}
+	return waitServed(ctx, d, brokers, created)
+}
+
+// waitServed waits until every broker of brokers that answers lists each
+// topic with all its partitions led. Kafka's controller answers CreateTopics
+// once it has committed the topic, before the brokers have it (kfake has it
+// at once): a metadata request or a produce right after was told "Unknown
+// Topic Or Partition" by a broker still catching up.
+func waitServed(ctx context.Context, d *kafka.Dialer, brokers []string, specs []TopicSpec) error {
+	for _, b := range brokers {
+		for _, s := range specs {
+			for {
+				err := withAnyBroker(ctx, d, []string{b}, func(conn *kafka.Conn) error {
+					parts, err := conn.ReadPartitions(string(s.Topic))
+					if err != nil {
+						return err
+					}
+					led := 0
+					for _, p := range parts {
+						if p.Leader.Host != "" {
+							led++
+						}
+					}
+					if led != s.Partitions {
+						return kafka.LeaderNotAvailable // an answer: wait on
+					}
+					return nil
+				})
+				var answer kafka.Error
+				if err == nil || !errors.As(err, &answer) {
+					break // served, or this broker does not answer at all
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("ensure topics: %s not served by %s: %w", s.Topic, b, err)
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
 		}
 	}
 	return nil
@@ -352,4 +396,34 @@ func ReadRange(ctx context.Context, brokers []string, topic string, partition in
 		}
 	}
 	return nil
+}
+
+// AssignedPartitions returns the partitions of topic that members of the
+// consumer group hold now, sorted: what a readiness check compares with the
+// partition count to tell that every partition has an owner. A group that is
+// rebalancing or empty holds none.
+func AssignedPartitions(ctx context.Context, brokers []string, group, topic string) ([]int, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: dialTimeout}
+	resp, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err != nil {
+		return nil, fmt.Errorf("describe group %s: %w", group, err)
+	}
+	var held []int
+	for _, g := range resp.Groups {
+		if g.Error != nil {
+			return nil, fmt.Errorf("describe group %s: %w", group, g.Error)
+		}
+		if g.GroupState != "Stable" {
+			continue
+		}
+		for _, m := range g.Members {
+			for _, t := range m.MemberAssignments.Topics {
+				if t.Topic == topic {
+					held = append(held, t.Partitions...)
+				}
+			}
+		}
+	}
+	slices.Sort(held)
+	return slices.Compact(held), nil
 }
