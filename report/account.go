@@ -81,7 +81,7 @@ type Movement struct {
 	ExitFlows []Flow
 	// Milestones, from the earliest report of each (zero: not reported).
 	CreatedAt, Deadline, DepartedAt, CrossedAt, ArrivedAt, ExportedAt, DeliveredAt time.Time
-	Records                                                                       int // records of the shipment read, duplicates included
+	Records                                                                        int // records of the shipment read, duplicates included
 }
 
 // InTransit reports whether the movement is T&E (62) or IE (63): goods

@@ -30,11 +30,11 @@ type Form string
 // The forms inbond writes. Each is a file per period, named
 // <form>-YYYY-MM.<ext> (FileName).
 const (
-	FormEIA814   Form = "eia-814"         // crude oil imports, EIA-814 rows
-	FormFE746R   Form = "fe-746r"         // natural gas imports, exports, in-transit (DOE/FECM)
-	FormSummary  Form = "inbond-summary"  // in-bond movements and alerts
-	FormMetering Form = "metering"        // per shipment and UTC day, what the meters measured
-	FormDOE      Form = "doe"             // the HTML (and PDF, PNG) rendering of all of them
+	FormEIA814   Form = "eia-814"          // crude oil imports, EIA-814 rows
+	FormFE746R   Form = "fe-746r"          // natural gas imports, exports, in-transit (DOE/FECM)
+	FormSummary  Form = "inbond-summary"   // in-bond movements and alerts
+	FormMetering Form = "metering"         // per shipment and UTC day, what the meters measured
+	FormDOE      Form = "doe"              // the HTML (and PDF, PNG) rendering of all of them
 	unitKbbl          = "thousand_barrels" // EIA-814's quantity unit
 )
 
@@ -417,7 +417,9 @@ func (d *DOE) buildGas(movements []*Movement) {
 			idle = append(idle, k)
 		}
 	}
-	slices.SortFunc(idle, func(a, b [3]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]), cmp.Compare(a[2], b[2])) })
+	slices.SortFunc(idle, func(a, b [3]string) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]), cmp.Compare(a[2], b[2]))
+	})
 	for _, k := range idle {
 		d.Gas.Rows = append(d.Gas.Rows, GasRow{Period: d.Period, Authorization: k[0], ImporterName: k[1], ImporterID: k[2], Flow: FlowNone})
 	}
@@ -564,12 +566,16 @@ func (d *DOE) buildMetering(movements []*Movement) {
 			d.Metering = append(d.Metering, row)
 		}
 	}
-	slices.SortFunc(d.Metering, func(a, b Metered) int { return cmp.Or(cmp.Compare(a.Date, b.Date), cmp.Compare(a.Shipment, b.Shipment)) })
+	slices.SortFunc(d.Metering, func(a, b Metered) int {
+		return cmp.Or(cmp.Compare(a.Date, b.Date), cmp.Compare(a.Shipment, b.Shipment))
+	})
 	keys := make([][3]string, 0, len(daily))
 	for k := range daily {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b [3]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]), cmp.Compare(a[2], b[2])) })
+	slices.SortFunc(keys, func(a, b [3]string) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]), cmp.Compare(a[2], b[2]))
+	})
 	for _, k := range keys {
 		unit := event.VolumeBarrels
 		if event.Product(k[2]) == event.ProductGas {
