@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -398,8 +396,7 @@ func TestPartitionCountChangeStops(t *testing.T) {
 // consumer-group generation (a partition that gave up would end it and
 // rebalance the whole group) and then apply everything.
 func TestFetchOutageKeepsTheGeneration(t *testing.T) {
-	var cluster *kfake.Cluster
-	brokers := testenv.Kafka(t, embedded.KafkaConfig{OnStart: func(c *kfake.Cluster) { cluster = c }})
+	brokers, faults := testenv.KafkaFaults(t, embedded.KafkaConfig{})
 	_, r, store, envs := newFixture(t, brokers, 200, 20_000, 37)
 	metrics := processor.NewMetrics(prometheus.NewRegistry())
 	// A session long enough that a slow heartbeat on a loaded machine cannot
@@ -411,32 +408,21 @@ func TestFetchOutageKeepsTheGeneration(t *testing.T) {
 	produce(t, brokers, envs[:half])
 	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
 
-	var failing atomic.Bool
-	var refused atomic.Int64
-	failing.Store(true)
 	// Fetches fail, and so do the offset lookups a reader makes when it
 	// reconnects: kafka-go then gives up after its attempts and reports.
-	for _, key := range []kmsg.Key{kmsg.Fetch, kmsg.ListOffsets} {
-		cluster.ControlKey(key.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-			if !failing.Load() {
-				return nil, nil, false // served as usual from now on
-			}
-			cluster.KeepControl()
-			refused.Add(1)
-			return nil, errors.New("injected failure"), true // the connection is closed
-		})
-	}
+	// The group's heartbeats go on.
+	faults.Fail(kmsg.Fetch.Int16(), kmsg.ListOffsets.Int16())
 	produce(t, brokers, envs[half:])
 	time.Sleep(6 * time.Second)
-	failing.Store(false)
+	faults.Heal()
 	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
-	if refused.Load() == 0 {
+	if faults.Refused() == 0 {
 		t.Fatal("no fetch was refused: the outage did not happen")
 	}
 	if n := testutil.ToFloat64(metrics.Generations); n != 1 {
 		t.Fatalf("%v generations: the fetch outage rebalanced the group", n)
 	}
-	t.Logf("%d fetches and offset lookups refused over 6 s; one generation throughout", refused.Load())
+	t.Logf("%d fetches and offset lookups refused over 6 s; one generation throughout", faults.Refused())
 	matchesReference(t, snapshot(t, r.Client, r.Prefix), store, envs, bus.DefaultPartitions)
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/testenv"
 	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/sim"
@@ -381,9 +382,14 @@ func (s *syncBuffer) String() string {
 
 // kafkaProcess runs the Kafka cluster as a helper process (`inbond kafka`),
 // for tests where several OS processes share it: the broker then runs at
-// full speed, outside this race-instrumented test binary.
+// full speed, outside this race-instrumented test binary. With
+// INBOND_TEST_KAFKA=real it is testenv's Apache Kafka, a process of its own
+// already.
 func kafkaProcess(t *testing.T) []string {
 	t.Helper()
+	if testenv.RealKafka() {
+		return testenv.Kafka(t, embedded.KafkaConfig{})
+	}
 	cmd := exec.Command(inbondBinary(t), "kafka", "--port", "0")
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -192,7 +192,8 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	c := &Cluster{dir: cfg.Dir}
 	if c.dir == "" {
-		d, err := os.MkdirTemp("", "realkafka-")
+		removeStaleDirs()
+		d, err := os.MkdirTemp("", fmt.Sprintf("realkafka-%d-", os.Getpid()))
 		if err != nil {
 			return nil, err
 		}
@@ -542,6 +543,25 @@ func classArchive(cfg Config) string {
 	}
 	_ = os.Remove(probe)
 	return filepath.Join(dir, fmt.Sprintf("kafka-%s-java-%d-%d.jsa", Version, fi.Size(), fi.ModTime().Unix()))
+}
+
+// removeStaleDirs removes the temporary directories of clusters whose
+// process is gone: a test binary killed (its JVMs die with it, see
+// setDeathSignal) never reaches Stop.
+func removeStaleDirs() {
+	if _, err := os.Stat("/proc/self"); err != nil {
+		return // no way to tell a live owner from a dead one
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "realkafka-*-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(d), "realkafka-"), "-", 2)[0])
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(err, os.ErrNotExist) {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 // freePorts returns n distinct loopback ports that were free a moment ago.

@@ -1,8 +1,9 @@
 // Package testenv gives integration tests real servers: the Redis and
 // Mosquitto running on this machine when they are reachable, in-process
 // servers (miniredis, mochi-mqtt) otherwise, and an in-process Kafka cluster
-// (kfake) always. Every helper logs which backend it used, so a test run
-// shows what it really talked to.
+// (kfake), or with INBOND_TEST_KAFKA=real Apache Kafka itself (see Kafka).
+// Every helper logs which backend it used, so a test run shows what it
+// really talked to.
 //
 // In CI (CI=true) or with INBOND_TEST_REQUIRE_REAL=1 a missing real server is
 // a test failure, never a silent fallback. Addresses are overridable with
@@ -217,19 +218,6 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// Kafka starts an in-process Kafka cluster (kfake) with inbond's topics and
-// returns its bootstrap brokers.
-func Kafka(t testing.TB, cfg embedded.KafkaConfig) []string {
-	t.Helper()
-	brokers, stop, err := embedded.Kafka(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	announce(t, "kafka=in-process kfake %v (%d broker(s))", brokers, max(cfg.Brokers, 1))
-	return brokers
 }
 
 func randomID() string {
