@@ -52,17 +52,18 @@ type env struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 
-	mu     sync.Mutex
-	ships  map[event.ShipmentID]*state.Shipment
-	claims map[int]*state.Claim
-	seen   map[int]*state.Index
-	idx    map[event.ShipmentID]*state.Index
+	mu      sync.Mutex
+	ships   map[event.ShipmentID]*state.Shipment
+	claims  map[int]*state.Claim
+	seen    map[int]*state.Index
+	idx     map[event.ShipmentID]*state.Index
+	watches map[event.ShipmentID]*alerts.Watch // as the processor keeps them
 }
 
 func newEnv(t *testing.T, edit ...func(*api.Config)) *env {
 	t.Helper()
 	e := &env{t: t, rdb: testenv.NewRedis(t), brokers: testenv.Kafka(t, embedded.KafkaConfig{}),
-		ships: map[event.ShipmentID]*state.Shipment{}, claims: map[int]*state.Claim{}, idx: map[event.ShipmentID]*state.Index{}}
+		ships: map[event.ShipmentID]*state.Shipment{}, claims: map[int]*state.Claim{}, idx: map[event.ShipmentID]*state.Index{}, watches: map[event.ShipmentID]*alerts.Watch{}}
 	var err error
 	if e.store, err = state.NewStore(e.rdb.Client, e.rdb.Prefix); err != nil {
 		t.Fatal(err)
@@ -257,8 +258,23 @@ func (e *env) flush(ts ...alerts.Transition) {
 		}
 		rec, _ := json.Marshal(tr.Alert)
 		x.Records = append(x.Records, state.Record{Suffix: alerts.RecordSuffix(tr.Alert.ID), Value: rec})
-		x.Members = append(x.Members, state.Member{Set: alerts.ActiveSet, Member: tr.Alert.ID, Remove: !tr.Alert.Active()},
-			state.Member{Set: alerts.AllSet, Member: tr.Alert.ID})
+		x.Members = append(x.Members, alerts.IndexMembers(tr)...)
+		// The watch, as the processor keeps it: the shipment's alerts not
+		// resolved, by rule.
+		w := e.watches[tr.Alert.Shipment]
+		if w == nil {
+			w = alerts.NewWatch(tr.Alert.Shipment)
+			w.Active = map[alerts.Rule]*alerts.Alert{}
+			e.watches[tr.Alert.Shipment] = w
+		}
+		if a := tr.Alert; a.Active() {
+			w.Active[a.Rule] = &a
+		} else {
+			delete(w.Active, a.Rule)
+		}
+		wb, _ := json.Marshal(w)
+		x.Records = append(x.Records, state.Record{Suffix: alerts.WatchSuffix(w.Shipment), Value: wb})
+		x.Members = append(x.Members, alerts.OpenMember(w))
 		out, err := tr.Marshal()
 		if err != nil {
 			e.t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -171,21 +172,27 @@ func (s *Server) partitionOf(id event.ShipmentID) int {
 	return bus.PartitionOf([]byte(id), s.cfg.Partitions)
 }
 
-// activeAlerts reads every active alert, by shipment: what has_open_alert
-// and the lists' counts need. Active alerts are few; one pipeline.
-func (s *Server) activeAlerts(ctx context.Context) (map[event.ShipmentID][]alerts.Alert, error) {
-	as, err := s.alertsIn(ctx, alerts.ActiveSet, nil)
-	if err != nil {
+// openAlerts are the active alerts of each shipment, from the watches the
+// processor keeps beside their states: a page's summaries read its own
+// shipments' watches, never the partition's alerts.
+func openAlerts(raw []byte) ([]alerts.Alert, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var w struct {
+		Active map[alerts.Rule]*alerts.Alert `json:"active"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
 		return nil, err
 	}
-	out := map[event.ShipmentID][]alerts.Alert{}
-	for _, a := range as {
-		out[a.Shipment] = append(out[a.Shipment], a)
+	out := make([]alerts.Alert, 0, len(w.Active))
+	for _, a := range w.Active {
+		out = append(out, *a)
 	}
 	return out, nil
 }
 
-// alertsIn loads the alerts of set (ActiveSet or AllSet) of the given
+// alertsIn loads the alerts of set (ActiveSet, AllSet or a shipment's) of the given
 // partitions (nil: all), in two round trips.
 func (s *Server) alertsIn(ctx context.Context, set string, parts []int) ([]alerts.Alert, error) {
 	if parts == nil {
@@ -293,7 +300,21 @@ func (s *Server) listShipments(ctx context.Context, in *listShipmentsInput) (*sh
 		if len(keys) == 0 {
 			keys = append(keys, s.cfg.Store.ShipmentsKey(p))
 		}
-		cmds[p] = pipe.SInter(ctx, keys...)
+		switch in.HasOpenAlert {
+		case "true":
+			keys = append(keys, s.cfg.Store.RecordKey(p, alerts.OpenShipmentsSet))
+			cmds[p] = pipe.SInter(ctx, keys...)
+		case "false":
+			if len(keys) > 1 {
+				// SDIFF takes keys, not an intersection: this one filter
+				// of several is judged on the page's watches below.
+				cmds[p] = pipe.SInter(ctx, keys...)
+			} else {
+				cmds[p] = pipe.SDiff(ctx, keys[0], s.cfg.Store.RecordKey(p, alerts.OpenShipmentsSet))
+			}
+		default:
+			cmds[p] = pipe.SInter(ctx, keys...)
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
@@ -307,22 +328,20 @@ func (s *Server) listShipments(ctx context.Context, in *listShipmentsInput) (*sh
 		}
 	}
 	slices.SortFunc(cands, func(a, b cand) int { return strings.Compare(string(a.id), string(b.id)) })
-	active, err := s.activeAlerts(ctx)
-	if err != nil {
-		return nil, err
-	}
 	page := ShipmentPage{Items: []ShipmentSummary{}}
 	for len(cands) > 0 {
 		batch := cands[:min(len(cands), in.Limit+1)]
 		cands = cands[len(batch):]
 		gets := make([]*redis.StringCmd, len(batch))
+		watches := make([]*redis.StringCmd, len(batch))
 		for i, c := range batch {
 			gets[i] = pipe.Get(ctx, s.cfg.Store.ShipmentKey(c.p, c.id))
+			watches[i] = pipe.Get(ctx, s.cfg.Store.RecordKey(c.p, alerts.WatchSuffix(c.id)))
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return nil, err
 		}
-		for _, g := range gets {
+		for i, g := range gets {
 			b, err := g.Bytes()
 			if err != nil {
 				continue
@@ -331,7 +350,11 @@ func (s *Server) listShipments(ctx context.Context, in *listShipmentsInput) (*sh
 			if err != nil {
 				return nil, err
 			}
-			open := active[sh.ID]
+			w, _ := watches[i].Bytes()
+			open, err := openAlerts(w)
+			if err != nil {
+				return nil, fmt.Errorf("watch of %s: %w", sh.ID, err)
+			}
 			m := sh.Manifest
 			switch {
 			case !owns(who, sh),
@@ -382,15 +405,11 @@ func (s *Server) getShipment(ctx context.Context, in *shipmentInput) (*shipmentO
 		}
 		out.Receipt = &r
 	}
-	all, err := s.alertsIn(ctx, alerts.AllSet, []int{s.partitionOf(sh.ID)})
+	all, err := s.alertsIn(ctx, alerts.ShipmentSetSuffix(sh.ID), []int{s.partitionOf(sh.ID)})
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range all {
-		if a.Shipment == sh.ID {
-			out.Alerts = append(out.Alerts, a)
-		}
-	}
+	out.Alerts = append(out.Alerts, all...)
 	sortAlerts(out.Alerts)
 	return &shipmentOutput{out}, nil
 }

@@ -133,8 +133,9 @@ func (a *alerting) reschedule(en *entry) bool {
 	return true
 }
 
-// take queues transitions for the next flush: the alert records, the active
-// index and the outbox.
+// take queues transitions for the next flush: the alert records, the
+// indexes (active, all, the shipment's, the shipments with open alerts) and
+// the outbox.
 func (a *alerting) take(en *entry, ts []alerts.Transition, log *zap.Logger) {
 	for _, t := range ts {
 		rec, err := json.Marshal(t.Alert)
@@ -142,8 +143,7 @@ func (a *alerting) take(en *entry, ts []alerts.Transition, log *zap.Logger) {
 			var out []byte
 			if out, err = t.Marshal(); err == nil {
 				a.records = append(a.records, state.Record{Suffix: alerts.RecordSuffix(t.Alert.ID), Value: rec})
-				a.members = append(a.members, state.Member{Set: alerts.ActiveSet, Member: t.Alert.ID, Remove: !t.Alert.Active()},
-					state.Member{Set: alerts.AllSet, Member: t.Alert.ID})
+				a.members = append(a.members, alerts.IndexMembers(t)...)
 				a.outbox = append(a.outbox, outboxItem(string(event.TopicAlerts), string(t.Alert.Shipment), out))
 				a.transitions++
 				continue
@@ -153,6 +153,7 @@ func (a *alerting) take(en *entry, ts []alerts.Transition, log *zap.Logger) {
 	}
 	if len(ts) > 0 {
 		en.watchChanged = true
+		a.members = append(a.members, alerts.OpenMember(en.watch))
 	}
 }
 

@@ -19,7 +19,7 @@ func benchCommand() *ffcli.Command {
 	shipments := fs.Int("shipments", 1000, "shipments the events belong to")
 	latency := fs.Bool("latency", true, "then time ingest -> alert: simulated carriers with every deviation into the gateways, processor and rules")
 	rate := fs.Float64("rate", 10_000, "messages per second the latency run publishes into the gateways")
-	c := command("bench", "inbond bench [flags] | inbond bench peers [flags]",
+	c := command("bench", "inbond bench [flags] | inbond bench peers [flags] | inbond bench api [flags]",
 		"Measure the processor: stream pre-generated events through in-process Kafka into it with the real Redis at --redis, next to a baseline measured in the same run (read from Kafka, one pipelined Redis write per event).",
 		fs, func(ctx context.Context, _ []string) error {
 			rf.prefix = fmt.Sprintf("%sbench:%d:", rf.prefix, time.Now().UnixNano())
@@ -40,6 +40,36 @@ func benchCommand() *ffcli.Command {
 			_, err = pipeline.Latency(ctx, pipeline.LatencyConfig{Redis: rdb, Prefix: rf.prefix + "latency:", Rate: *rate, Out: os.Stdout})
 			return err
 		})
-	c.Subcommands = []*ffcli.Command{benchPeersCommand()}
+	c.Subcommands = []*ffcli.Command{benchPeersCommand(), benchAPICommand()}
 	return c
+}
+
+// benchAPICommand measures the API's shipment reads over a full state,
+// idle and while the processor ingests.
+func benchAPICommand() *ffcli.Command {
+	fs := flag.NewFlagSet("inbond bench api", flag.ExitOnError)
+	var rf redisFlags
+	rf.register(fs)
+	shipments := fs.Int("shipments", 10_000, "shipments in state before the API is measured")
+	rate := fs.Float64("rate", 10_000, "events per second written to inbond.events while the API is measured under ingest")
+	duration := fs.Duration("duration", 15*time.Second, "how long each phase (idle, ingesting) is measured")
+	clients := fs.Int("clients", 4, "concurrent API clients, each one request after another")
+	return command("api", "inbond bench api [flags]",
+		"Measure the API: p50/p99 of the shipment list and one shipment with the state full, idle (the baseline) and while the processor ingests --rate events/s.",
+		fs, func(ctx context.Context, _ []string) error {
+			rf.prefix = fmt.Sprintf("%sbench-api:%d:", rf.prefix, time.Now().UnixNano())
+			rdb, err := rf.client()
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			if err := rdb.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("the benchmark needs a real Redis: %s: %w", rf.addr, err)
+			}
+			fmt.Printf("inbond bench api: %d shipments, %.0f events/s, %s a phase, %d clients, Redis %s (keys under %s, removed afterwards)\n",
+				*shipments, *rate, *duration, *clients, rf.addr, rf.prefix)
+			_, err = pipeline.BenchAPI(ctx, pipeline.APIBenchConfig{Redis: rdb, Prefix: rf.prefix, Shipments: *shipments,
+				Rate: *rate, Duration: *duration, Clients: *clients, Out: os.Stdout})
+			return err
+		})
 }

@@ -1,0 +1,305 @@
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/inbond/inbond/alerts"
+	"github.com/inbond/inbond/api"
+	"github.com/inbond/inbond/event"
+	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/processor"
+	"github.com/inbond/inbond/sim"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+)
+
+// APIBenchConfig configures the API's load benchmark (`inbond bench api`).
+type APIBenchConfig struct {
+	Redis  *redis.Client // a real Redis; keys go under Prefix and are deleted afterwards
+	Prefix string
+	// Shipments in state before the API is measured (default 10,000).
+	Shipments int
+	// Rate is the events per second written to inbond.events while the API
+	// is measured under ingest (default 10,000), for Duration (default 15 s).
+	Rate     float64
+	Duration time.Duration
+	// Clients request the API concurrently, each one request after another
+	// (default 4).
+	Clients int
+	Out     io.Writer // progress and results; nil for none
+}
+
+// APIRun is the API measured in one phase.
+type APIRun struct {
+	Requests  int
+	PerSecond float64   // requests answered per second, all clients
+	List      Latencies // GET /v1/shipments (a page of 50, a filter or a cursor)
+	One       Latencies // GET /v1/shipments/{id}
+	Ingested  float64   // events per second the processor stored meanwhile
+}
+
+func (r APIRun) String() string {
+	return fmt.Sprintf("%6.0f req/s; list p50 %s p99 %s max %s; one shipment p50 %s p99 %s max %s; processor stored %.0f events/s meanwhile",
+		r.PerSecond, r.List.P50.Round(10*time.Microsecond), r.List.P99.Round(10*time.Microsecond), r.List.Max.Round(10*time.Microsecond),
+		r.One.P50.Round(10*time.Microsecond), r.One.P99.Round(10*time.Microsecond), r.One.Max.Round(10*time.Microsecond), r.Ingested)
+}
+
+// APIBenchResult is the API idle (the baseline: same state, no ingest) and
+// under ingest.
+type APIBenchResult struct {
+	Idle, Ingesting APIRun
+}
+
+// BenchAPI fills the state with Shipments shipments through the processor
+// (rules and ledger on, as `inbond process` runs), then measures the API's
+// shipment list and one-shipment reads twice with the same clients: first
+// with nothing else running, then while Rate events per second are written
+// to inbond.events and processed. Kafka is in-process; Redis is cfg.Redis.
+func BenchAPI(ctx context.Context, cfg APIBenchConfig) (APIBenchResult, error) {
+	cfg.Shipments = cmp.Or(cfg.Shipments, 10_000)
+	cfg.Rate = cmp.Or(cfg.Rate, 10_000)
+	cfg.Duration = cmp.Or(cfg.Duration, 15*time.Second)
+	cfg.Clients = cmp.Or(cfg.Clients, 4)
+	rules, err := alerts.DefaultEnv()
+	if err != nil {
+		return APIBenchResult{}, err
+	}
+	say := func(format string, args ...any) {
+		if cfg.Out != nil {
+			fmt.Fprintf(cfg.Out, format+"\n", args...)
+		}
+	}
+	defer func() { _ = cleanup(cfg.Redis, cfg.Prefix) }()
+
+	// Enough events that every shipment has its manifest in the fill and
+	// the ingest phase has Rate x Duration more.
+	ingest := int(cfg.Rate * cfg.Duration.Seconds())
+	envs := sim.Workload(sim.WorkloadConfig{Shipments: cfg.Shipments, Events: cfg.Shipments*12 + 2*ingest, Seed: 1})
+	fill := 0
+	seen := map[event.ShipmentID]bool{}
+	for i, e := range envs {
+		if !seen[e.Subject] {
+			seen[e.Subject], fill = true, i+1
+		}
+	}
+	if len(envs)-fill < ingest {
+		return APIBenchResult{}, fmt.Errorf("api bench: %d events after the fill, %d needed", len(envs)-fill, ingest)
+	}
+	ids := make([]event.ShipmentID, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+
+	const token = "api-bench-token"
+	sys, err := Start(ctx, Config{
+		Kafka:   Kafka{Embedded: true},
+		Redis:   Redis{Client: cfg.Redis, Prefix: cfg.Prefix},
+		Process: &processor.Config{Owner: "api-bench", SessionTimeout: 6 * time.Second, Alerts: rules, Ledger: true},
+		API:     &api.Config{Listen: "127.0.0.1:0", Tokens: []string{"cbp=" + token}, RateLimit: -1},
+	})
+	if err != nil {
+		return APIBenchResult{}, err
+	}
+	defer sys.Stop() //nolint:errcheck // the benchmark's errors are reported first
+
+	start := time.Now()
+	if err := load(ctx, sys.Brokers, envs[:fill]); err != nil {
+		return APIBenchResult{}, err
+	}
+	if err := caughtUp(ctx, sys, cfg.Redis); err != nil {
+		return APIBenchResult{}, err
+	}
+	say("filled: %d shipments (%d events) in state in %s", len(ids), fill, time.Since(start).Round(time.Millisecond))
+
+	client := &apiClient{base: "http://" + sys.API.Addr(), token: token, ids: ids,
+		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients}}}
+	var res APIBenchResult
+	if res.Idle, err = client.measure(ctx, cfg.Clients, cfg.Duration, nil); err != nil {
+		return res, err
+	}
+	say("idle:      %s", res.Idle)
+	before, err := storedEvents(ctx, sys, cfg.Redis)
+	if err != nil {
+		return res, err
+	}
+	began := time.Now()
+	res.Ingesting, err = client.measure(ctx, cfg.Clients, cfg.Duration, func(ctx context.Context) error {
+		return paced(ctx, sys.Brokers, envs[fill:fill+ingest], cfg.Rate)
+	})
+	if err != nil {
+		return res, err
+	}
+	after, err := storedEvents(ctx, sys, cfg.Redis)
+	if err != nil {
+		return res, err
+	}
+	res.Ingesting.Ingested = float64(after-before) / time.Since(began).Seconds()
+	say("ingesting: %s", res.Ingesting)
+	return res, nil
+}
+
+// caughtUp waits until the processor's stored offsets reach every
+// partition's end.
+func caughtUp(ctx context.Context, sys *System, rdb *redis.Client) error {
+	ends, err := bus.EndOffsets(ctx, sys.Brokers, string(event.TopicEvents))
+	if err != nil {
+		return err
+	}
+	for {
+		done := true
+		for p, end := range ends {
+			off, err := rdb.HGet(ctx, sys.Store.OffsetKey(p), "offset").Int64()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			done = done && off >= end
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-sys.Ended():
+			return fmt.Errorf("a stage stopped: %v", sys.stageErrors())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// storedEvents is the sum of the processor's stored offsets: the events it
+// has applied and flushed.
+func storedEvents(ctx context.Context, sys *System, rdb *redis.Client) (int64, error) {
+	var n int64
+	for p := range bus.DefaultPartitions {
+		off, err := rdb.HGet(ctx, sys.Store.OffsetKey(p), "offset").Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return 0, err
+		}
+		n += off
+	}
+	return n, nil
+}
+
+// paced writes envs to inbond.events at rate events per second, in a batch
+// every 10 ms, as carriers' traffic arrives: not as fast as Kafka takes it.
+func paced(ctx context.Context, brokers []string, envs []*event.Envelope, rate float64) error {
+	w := bus.NewWriter(brokers)
+	defer w.Close()
+	const tick = 10 * time.Millisecond
+	start := time.Now()
+	sent := 0
+	for sent < len(envs) {
+		due := min(len(envs), int(rate*time.Since(start).Seconds())+1)
+		batch := make([]kafka.Message, 0, due-sent)
+		for _, e := range envs[sent:due] {
+			b, err := event.Marshal(e)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, kafka.Message{Topic: string(event.TopicEvents), Key: []byte(e.Subject), Value: b})
+		}
+		if err := w.WriteMessages(ctx, batch...); err != nil {
+			return fmt.Errorf("paced write: %w", err)
+		}
+		sent = due
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(tick):
+		}
+	}
+	return nil
+}
+
+// apiClient requests the shipment routes as a dashboard and scripts do.
+type apiClient struct {
+	base, token string
+	ids         []event.ShipmentID
+	http        *http.Client
+}
+
+// measure runs clients request loops for d (while background runs, if
+// given, and at least until it ends) and returns their latencies.
+func (c *apiClient) measure(ctx context.Context, clients int, d time.Duration, background func(context.Context) error) (APIRun, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bgErr := make(chan error, 1)
+	if background != nil {
+		go func() { bgErr <- background(ctx) }()
+	} else {
+		bgErr <- nil
+	}
+	var mu sync.Mutex
+	var list, one []time.Duration
+	var firstErr error
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range clients {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			var myList, myOne []time.Duration
+			for i := 0; time.Since(start) < d; i++ {
+				path := "/v1/shipments/" + url.PathEscape(string(c.ids[rng.IntN(len(c.ids))]))
+				if i%2 == 0 {
+					path = []string{"/v1/shipments?limit=50", "/v1/shipments?limit=50&status=in_transit",
+						"/v1/shipments?limit=50&carrier=PRTK", "/v1/shipments?limit=50&has_open_alert=true"}[rng.IntN(4)]
+				}
+				t := time.Now()
+				if err := c.get(ctx, path); err != nil {
+					mu.Lock()
+					firstErr = cmp.Or(firstErr, err)
+					mu.Unlock()
+					return
+				}
+				if i%2 == 0 {
+					myList = append(myList, time.Since(t))
+				} else {
+					myOne = append(myOne, time.Since(t))
+				}
+			}
+			mu.Lock()
+			list, one = append(list, myList...), append(one, myOne...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := <-bgErr; err != nil && firstErr == nil {
+		firstErr = err
+	}
+	if firstErr != nil {
+		return APIRun{}, firstErr
+	}
+	n := len(list) + len(one)
+	return APIRun{Requests: n, PerSecond: float64(n) / elapsed.Seconds(), List: summarize(list), One: summarize(one)}, nil
+}
+
+func (c *apiClient) get(ctx context.Context, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return nil
+}
