@@ -29,7 +29,7 @@ func main() {
 		LongHelp: "inbond tracks customs in-bond movements of crude oil and natural gas in real time.\n\n" +
 			"Every flag can be set from the environment as INBOND_<FLAG> (e.g. --kafka-brokers\n" +
 			"is INBOND_KAFKA_BROKERS); a flag on the command line wins.",
-		Subcommands: []*ffcli.Command{ingestCommand(), processCommand(), simulateCommand(), replayCommand(), alertsCommand(), webhooksCommand(), anchorCommand(), apiCommand(), demoCommand(), benchCommand(), kafkaCommand(), verifyCommand()},
+		Subcommands: []*ffcli.Command{ingestCommand(), processCommand(), simulateCommand(), replayCommand(), alertsCommand(), webhooksCommand(), anchorCommand(), apiCommand(), demoCommand(), benchCommand(), kafkaCommand(), verifyCommand(), reportCommand()},
 		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
 	}
 	if err := root.ParseAndRun(ctx, os.Args[1:]); err != nil {

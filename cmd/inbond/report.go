@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/ledger/audit"
+	"github.com/inbond/inbond/report"
+	"github.com/peterbourgon/ff/v3/ffcli"
+)
+
+// reportSource holds the flags naming where reports are computed from.
+type reportSource struct {
+	brokers, logAt, key string
+}
+
+func (s *reportSource) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka bootstrap brokers of the archive (inbond.events), comma-separated")
+	fs.StringVar(&s.logAt, "log", "http://127.0.0.1:8491", "the transparency log: its HTTP root (as `inbond anchor --listen` serves it) or its directory")
+	fs.StringVar(&s.key, "key", "", "the log's note verifier key, or a file holding it (required)")
+}
+
+func (s *reportSource) source() (report.Source, error) {
+	if s.key == "" {
+		return report.Source{}, errors.New("report: --key is required: the log's verifier key (printed by `inbond anchor`, served at /log.vkey) or a file holding it")
+	}
+	v, err := audit.Verifier(s.key)
+	if err != nil {
+		return report.Source{}, err
+	}
+	lr, err := report.OpenLog(s.logAt)
+	if err != nil {
+		return report.Source{}, err
+	}
+	return report.Source{Brokers: splitList(s.brokers), Log: lr, Key: v}, nil
+}
+
+func reportCommand() *ffcli.Command {
+	return &ffcli.Command{
+		Name: "report", ShortUsage: "inbond report doe|verify [flags]",
+		ShortHelp:   "DOE reports (EIA-814, FE-746R, in-bond summary) from the archive at a ledger checkpoint, and their verification",
+		Subcommands: []*ffcli.Command{reportDOECommand(), reportVerifyCommand()},
+		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
+	}
+}
+
+func reportDOECommand() *ffcli.Command {
+	fs := flag.NewFlagSet("inbond report doe", flag.ExitOnError)
+	var src reportSource
+	src.register(fs)
+	var rf redisFlags
+	rf.register(fs)
+	period := fs.String("period", "", "the month to report, YYYY-MM (required)")
+	format := fs.String("format", "csv", "comma-separated formats: csv, json (one file per form), html, pdf, png (the page; pdf and png need Chromium)")
+	out := fs.String("out", ".", "directory the files are written to")
+	size := fs.Uint64("tree-size", 0, "compute at the log's tree of this size (0: the latest signed tree); a report names it, so re-running at it gives the same files")
+	withAlerts := fs.Bool("alerts", true, "count the processor's alerts from Redis in the in-bond summary (false: no Redis needed, the counts are empty)")
+	return command("doe", "inbond report doe --period YYYY-MM --key VKEY [--format csv,json,html,pdf] [--out DIR]",
+		"compute a month's DOE reports from the archive at a ledger checkpoint", fs,
+		func(ctx context.Context, _ []string) error {
+			if *period == "" {
+				return errors.New("report doe: --period is required (YYYY-MM)")
+			}
+			p, err := report.ParsePeriod(*period)
+			if err != nil {
+				return err
+			}
+			s, err := src.source()
+			if err != nil {
+				return err
+			}
+			if *withAlerts {
+				store, closeRedis, err := rf.store()
+				if err != nil {
+					return err
+				}
+				defer closeRedis() //nolint:errcheck // a read-only client
+				n, err := bus.PartitionCount(ctx, s.Brokers, "inbond.events")
+				if err != nil {
+					return err
+				}
+				s.Alerts = report.StoreAlerts(store, n)
+			}
+			snap, err := report.Open(ctx, s, *size)
+			if err != nil {
+				return err
+			}
+			d, err := report.ComputeAt(p, snap)
+			if err != nil {
+				return err
+			}
+			files, err := report.WriteFiles(ctx, d, *out, splitList(*format))
+			if err != nil {
+				return err
+			}
+			fmt.Printf("DOE reports for %s at ledger checkpoint %s (tree size %d, root %s), from %d archived records:\n",
+				p, snap.Checkpoint.Origin, snap.Checkpoint.TreeSize, snap.Checkpoint.Root, len(snap.Records))
+			for _, f := range files {
+				fmt.Printf("  %s (%d bytes)\n", f.Path, len(f.Data))
+			}
+			return nil
+		})
+}
+
+func reportVerifyCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("inbond report verify", flag.ExitOnError)
+	var src reportSource
+	src.register(fs)
+	return command("verify", "inbond report verify --key VKEY [--log LOG] [--kafka-brokers B] FILE...",
+		"re-derive every total of report files from the archive up to the checkpoint each names", fs,
+		func(ctx context.Context, args []string) error {
+			if len(args) == 0 {
+				return errors.New("report verify: name the report files to verify")
+			}
+			s, err := src.source()
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, path := range args {
+				b, err := os.ReadFile(path)
+				if err == nil {
+					var msg string
+					if msg, err = report.Verify(ctx, s, filepath.Base(path), b); err == nil {
+						fmt.Println(msg)
+						continue
+					}
+				}
+				failed++
+				fmt.Fprintf(os.Stderr, "FAILED %s: %v\n", path, err)
+			}
+			if failed > 0 {
+				return fmt.Errorf("report verify: %d of %d files do not verify", failed, len(args))
+			}
+			return nil
+		})
+}
