@@ -40,7 +40,7 @@ export function lineChart(series, { unit = '', title = '' } = {}) {
     if (!ser.points.length) return;
     const d = ser.points.map((p, j) => `${j ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join('');
     svg.append(s('path', { d, class: `series ${ser.cls || `s${i}`}` }),
-      s('text', { x: L + 8 + i * 180, y: T + 12, class: `legend ${ser.cls || `s${i}`}`, text: ser.name }));
+      s('text', { x: W - R - 4 - (series.length - 1 - i) * 150, y: T + 12, 'text-anchor': 'end', class: `legend ${ser.cls || `s${i}`}`, text: ser.name }));
   });
   return svg;
 }

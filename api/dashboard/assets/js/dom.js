@@ -10,6 +10,12 @@ export function h(spec, attrs = {}, ...children) { return build(document.createE
 export function s(spec, attrs = {}, ...children) { return build((t) => document.createElementNS(SVG, t), spec, attrs, children); }
 
 function build(create, spec, attrs, children) {
+  // The attributes may be left out: a first argument that is a child (a
+  // node, text, a list, or a false from a condition) is one.
+  if (attrs === null || attrs === false || typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs)) {
+    children = [attrs, ...children];
+    attrs = {};
+  }
   const [tag, ...classes] = spec.split('.');
   const el = create(tag);
   if (classes.length) el.setAttribute('class', classes.join(' '));

@@ -76,12 +76,25 @@ export class Feed {
     const sorted = [...this.alerts.values()]
       .filter((a) => this.showResolved || a.status !== 'resolved')
       .sort((x, y) => (y.opened_at > x.opened_at ? 1 : y.opened_at < x.opened_at ? -1 : x.id < y.id ? -1 : 1));
-    this.list.replaceChildren(...sorted.slice(0, 200).map((a) => {
-      const li = alertItem(a, { ...this.opts, pending: this.pending.get(a.id) });
-      if (a.id === fresh) li.classList.add('fresh');
-      return li;
-    }));
-    if (!sorted.length) this.list.append(h('li.empty', { text: this.showResolved ? 'No alerts.' : 'No active alerts.' }));
+    // Items are rebuilt only when their alert changed, so a button under
+    // the officer's pointer stays where it is while other alerts arrive.
+    this.items ??= new Map(); // ID → { li, key }
+    const keep = new Set();
+    const lis = sorted.slice(0, 200).map((a) => {
+      keep.add(a.id);
+      const key = `${a.status}|${a.history?.length}|${this.pending.get(a.id) || ''}`;
+      let it = this.items.get(a.id);
+      if (!it || it.key !== key) {
+        it = { li: alertItem(a, { ...this.opts, pending: this.pending.get(a.id) }), key };
+        if (a.id === fresh) it.li.classList.add('fresh');
+        this.items.set(a.id, it);
+      }
+      return it.li;
+    });
+    for (const id of this.items.keys()) if (!keep.has(id)) this.items.delete(id);
+    if (!lis.length) lis.push(h('li.empty', { text: this.showResolved ? 'No alerts.' : 'No active alerts.' }));
+    const same = lis.length === this.list.children.length && lis.every((li, i) => this.list.children[i] === li);
+    if (!same) this.list.replaceChildren(...lis);
     this.onChange?.(this.alerts);
   }
 
@@ -95,12 +108,15 @@ export class Feed {
     const note = d.querySelector('textarea');
     note.value = '';
     const form = d.querySelector('form');
+    const changes = a.history?.length || 0;
     form.onsubmit = async (e) => {
       e.preventDefault();
       if (e.submitter?.value === 'cancel') { d.close(); return; }
       try {
         await post(`/v1/alerts/${encodeURIComponent(id)}/${action === 'resolve' ? 'resolve' : 'ack'}`, { note: note.value });
-        this.pending.set(id, action);
+        // The transition can come back on the stream before this answer
+        // does: only wait for it if the alert has not changed since.
+        if ((this.alerts.get(id)?.history?.length || 0) === changes) this.pending.set(id, action);
         d.close();
         this.render();
       } catch (err) {

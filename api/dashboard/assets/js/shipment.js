@@ -84,7 +84,7 @@ export class ShipmentPage {
     const m = sh.manifest || {};
     const alerts = [...this.feed.alerts.values()].filter((a) => a.shipment === this.id)
       .sort((a, b) => (a.opened_at < b.opened_at ? 1 : -1));
-    const badge = this.root.querySelector('#badge') || h('div#badge.badge', { 'data-state': 'verifying', text: 'Verifying on the ledger…' });
+    const badge = this.root.querySelector('#badge') || h('div.badge', { id: 'badge', 'data-state': 'verifying', text: 'Verifying on the ledger…' });
     const alertList = h('ol.alerts', {}, alerts.map((a) => alertItem(a, { canCommand: this.canCommand, pending: this.feed.pending.get(a.id) })));
     alertList.addEventListener('click', (e) => {
       const b = e.target.closest('button[data-action]');

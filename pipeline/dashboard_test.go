@@ -1,0 +1,307 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/inbond/inbond/alerts"
+	"github.com/inbond/inbond/api"
+	"github.com/inbond/inbond/internal/testenv"
+	"github.com/inbond/inbond/ledger/anchor"
+	"github.com/inbond/inbond/pipeline"
+	"github.com/inbond/inbond/processor"
+	"github.com/inbond/inbond/sim"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+)
+
+// The dashboard in headless Chromium against the whole system (in-process
+// Kafka and MQTT, both gateways, the processor with the rules and the
+// ledger, the anchor, the API) while the simulator plays the demo's
+// scenario: the page loads on a token in its fragment, conveyances' markers
+// appear on the map and move, an alert raised after the page loaded arrives
+// in the feed without a reload, the officer acknowledges it with a note and
+// the feed shows the transition the processor applied, and a pipeline
+// shipment's page draws its meter chart and verifies on the ledger.
+// Screenshots of each step are the test's artifacts.
+func TestDashboardInABrowser(t *testing.T) {
+	chrome := chromium(t)
+	shots := screenshotDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	const token = "tok-dashboard-officer"
+	sys, base := startDashboardSystem(ctx, t, token)
+	defer sys.Stop() //nolint:errcheck // the test is about the page
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox,
+		chromedp.WindowSize(1600, 1000), chromedp.Flag("disable-gpu", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+	var pageErrs []string
+	var errMu sync.Mutex
+	console := chromedp.Console(bctx)
+	go func() {
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == "error" {
+				errMu.Lock()
+				pageErrs = append(pageErrs, m.String())
+				errMu.Unlock()
+			}
+		}
+	}()
+	shot := func(name string) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+		defer cancel()
+		b, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Errorf("screenshot %s: %v", name, err)
+			return
+		}
+		p := filepath.Join(shots, name+".png")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Error(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			shot("failed")
+			errMu.Lock()
+			defer errMu.Unlock()
+			t.Fatalf("%s: %v (page errors: %q)", what, err, pageErrs)
+		}
+	}
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(bctx, 20*time.Second)
+		defer cancel()
+		must(what, chromedp.Do(sctx, actions...))
+	}
+	poll := func(what, expr string, within time.Duration) json.RawMessage {
+		t.Helper()
+		v, err := chromedp.Run(bctx, chromedp.Poll[json.RawMessage](expr, chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(within)))
+		must(what, err)
+		return v
+	}
+
+	// The page, on a quiet system: the token comes in the fragment and
+	// leaves the address bar; the stream is live before any traffic.
+	must("open the dashboard", chromedp.Do(bctx, chromedp.Navigate(base+"/#token="+token)))
+	poll("the stream goes live", `document.querySelector('#conn')?.dataset.state === 'live'`, 20*time.Second)
+	poll("the basemap and the corridors are drawn", `document.querySelectorAll('#layer-land path').length > 0 && document.querySelectorAll('#layer-pipelines path').length === 4 && document.querySelectorAll('#layer-ports .port.used').length > 5`, 10*time.Second)
+	url, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.href + ' ' + (sessionStorage.getItem('inbond.token') ? 'stored' : 'lost')`))
+	must("read the location", err)
+	if strings.Contains(url, token) || !strings.HasSuffix(url, " stored") {
+		t.Errorf("after load: %s (the token must leave the URL and stay in sessionStorage)", url)
+	}
+	must("mark the page", chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`window.loadedOnce = true; document.querySelectorAll('#alerts li.alert').length`)))
+	if n, _ := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#alerts li.alert').length`)); n != 0 {
+		t.Fatalf("%d alerts before any traffic", n)
+	}
+
+	// Now the carriers: the demo's scenario, paced.
+	defer play(ctx, t, sys, 3600)()
+
+	// Markers appear and move.
+	first := poll("conveyance markers appear", `(() => {
+		const ms = [...document.querySelectorAll('#layer-markers .marker')];
+		return ms.length >= 2 && Object.fromEntries(ms.map(g => [g.dataset.shipment, g.dataset.x + ',' + g.dataset.y]));
+	})()`, 60*time.Second)
+	var at map[string]string
+	must("decode markers", json.Unmarshal(first, &at))
+	shot("1-markers")
+	moved := poll("a marker moves", fmt.Sprintf(`(() => {
+		const before = %s;
+		for (const g of document.querySelectorAll('#layer-markers .marker')) {
+			const was = before[g.dataset.shipment];
+			if (was && was !== g.dataset.x + ',' + g.dataset.y) return g.dataset.shipment + ' ' + was + ' -> ' + g.dataset.x + ',' + g.dataset.y;
+		}
+		return false;
+	})()`, first), 30*time.Second)
+	t.Logf("moved: %s", moved)
+
+	// A live alert arrives in the feed, without a reload.
+	var alertID string
+	raw := poll("a live alert arrives in the feed", `(() => {
+		const li = [...document.querySelectorAll('#alerts li.alert[data-status="open"]')];
+		const pick = li.find(x => x.querySelector('strong').textContent === 'Seal / tamper') || li.find(x => x.querySelector('strong').textContent === 'Misclassification');
+		return pick && window.loadedOnce && pick.dataset.alert;
+	})()`, 60*time.Second)
+	must("decode alert", json.Unmarshal(raw, &alertID))
+	shot("2-live-alert")
+
+	// The officer acknowledges it with a note: the command goes onto the log
+	// and the feed changes when the processor's transition comes back.
+	sel := fmt.Sprintf(`#alerts li.alert[data-alert=%q]`, alertID)
+	do("acknowledge",
+		chromedp.Click(chromedp.CSS(sel+` button.ack`)),
+		chromedp.WaitVisible(chromedp.CSS(`#cmd-dialog textarea`)),
+		chromedp.SendKeys(chromedp.CSS(`#cmd-dialog textarea`), "checked with the carrier by phone"),
+		chromedp.Click(chromedp.CSS(`#cmd-dialog button[value="send"]`)),
+		chromedp.WaitNotVisible(chromedp.CSS(`#cmd-dialog`)))
+	do("show resolved alerts too", chromedp.Click(chromedp.CSS(`#show-resolved`)))
+	poll("the alert changes state", fmt.Sprintf(`(() => {
+		const li = document.querySelector(%q);
+		return li && li.dataset.status !== 'open' && li.textContent.includes('checked with the carrier') && li.dataset.status;
+	})()`, sel), 30*time.Second)
+	shot("3-acknowledged")
+
+	// A pipeline shipment's page: its meter chart and its ledger badge.
+	must("open a pipeline shipment", chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`location.hash = '#/shipments/CRUDE-NECHE-PTHURON'`)))
+	poll("the meter chart is drawn", `document.querySelectorAll('#view-shipment svg.chart path.series').length >= 2 && +document.querySelector('#view-shipment svg.chart').dataset.points > 4`, 30*time.Second)
+	poll("the shipment verifies on the ledger", `document.querySelector('#badge')?.dataset.state === 'verified' || (document.querySelector('#badge')?.dataset.state === 'failed' && 'failed: ' + document.querySelector('#badge').textContent)`, 60*time.Second)
+	state, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#badge').dataset.state + ': ' + document.querySelector('#badge').textContent`))
+	must("read the badge", err)
+	if !strings.HasPrefix(state, "verified: ✓ Verified on the ledger") {
+		t.Errorf("badge %q", state)
+	}
+	shot("4-shipment")
+
+	// Back to the map with the alert on it, for the README.
+	must("back to the map", chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`location.hash = '#/'`), chromedp.Sleep(1500*time.Millisecond)))
+	shot("5-map")
+	if still, _ := chromedp.Run(bctx, chromedp.Evaluate[bool](`window.loadedOnce === true`)); !still {
+		t.Error("the page reloaded")
+	}
+	errMu.Lock()
+	defer errMu.Unlock()
+	if len(pageErrs) > 0 {
+		t.Errorf("the page logged errors: %q", pageErrs)
+	}
+}
+
+// chromium finds Debian's chromium (installed by .ci/run). A missing
+// browser fails the test, in CI and outside it, unless INBOND_SKIP_BROWSER=1
+// outside CI: never a silent skip.
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "true" && os.Getenv("INBOND_SKIP_BROWSER") == "1" {
+		t.Skip("INBOND_SKIP_BROWSER=1 and no chromium on PATH: the dashboard's browser test did not run")
+	}
+	t.Fatal("no chromium on PATH for the dashboard's browser test: apt-get install -y chromium " +
+		"(.ci/run installs it); outside CI, INBOND_SKIP_BROWSER=1 skips this test")
+	return ""
+}
+
+// screenshotDir is the test's artifact directory with -artifacts (Go 1.26),
+// else testdata/screenshots (gitignored), kept after the run.
+func screenshotDir(t *testing.T) string {
+	if f := flag.Lookup("test.artifacts"); f != nil && f.Value.String() == "true" {
+		return t.ArtifactDir()
+	}
+	dir := filepath.Join("testdata", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startDashboardSystem starts the system as the demo assembles it, with
+// its API stage serving the dashboard on a free port, and returns the
+// dashboard's URL.
+func startDashboardSystem(ctx context.Context, t *testing.T, token string) (*pipeline.System, string) {
+	t.Helper()
+	r := testenv.NewRedis(t)
+	cfg := pipeline.Embedded(0, "127.0.0.1:0")
+	cfg.Ingest.Now = dashClock.now
+	cfg.Redis = pipeline.Redis{Client: r.Client, Prefix: r.Prefix}
+	env, err := alerts.LoadEnv("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Process = &processor.Config{Owner: "dashboard-test", SessionTimeout: time.Second, Alerts: env,
+		Ledger: true, CheckpointInterval: time.Second}
+	dir := t.TempDir()
+	cfg.Anchor = &anchor.Config{Dir: filepath.Join(dir, "log"), KeyFile: filepath.Join(dir, "ledger.key")}
+	cfg.API = &api.Config{Listen: "127.0.0.1:0", Tokens: []string{"cbp=" + token}, RateLimit: -1}
+	cfg.Log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	sys, err := pipeline.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sys.API.Ready():
+	case <-time.After(30 * time.Second):
+		_ = sys.Stop()
+		t.Fatal("the API's stream never positioned")
+	}
+	url := "http://" + sys.API.Addr()
+	t.Logf("testenv: kafka=in-process kfake %v, mqtt=in-process mochi %s; dashboard %s", sys.Brokers, sys.MQTTURL, url)
+	return sys, url
+}
+
+// play publishes the demo's scenario at speed times real time, in the
+// background, until it is played or the returned func stops it.
+func play(ctx context.Context, t *testing.T, sys *pipeline.System, speed float64) (stop func()) {
+	t.Helper()
+	sc, err := sim.LoadScenario("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := sim.Generate(sc, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := sim.NewNetPublisher(sys.MQTTURL, "dashboard-test-carriers", sys.Brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dashClock.start(stream.Messages[0].At, speed)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer pub.Close()
+		if _, err := sim.Play(ctx, stream.Messages, pub, sim.Pace{Speed: speed}); err != nil && ctx.Err() == nil {
+			t.Errorf("simulator: %v", err)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// dashClock is the simulated carriers' time, stamped as receipt time by the
+// gateways, as the demo does: the scenario lives in its own October 2026.
+var dashClock = &simClock{}
+
+type simClock struct {
+	mu            sync.Mutex
+	simAt, wallAt time.Time
+	speed         float64
+}
+
+func (c *simClock) start(at time.Time, speed float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.simAt, c.wallAt, c.speed = at, time.Now(), speed
+}
+
+func (c *simClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.simAt.IsZero() {
+		return time.Now()
+	}
+	return c.simAt.Add(time.Duration(float64(time.Since(c.wallAt)) * c.speed))
+}
