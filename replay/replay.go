@@ -36,6 +36,7 @@ import (
 	"github.com/inbond/inbond/ledger/audit"
 	"github.com/inbond/inbond/pipeline"
 	"github.com/inbond/inbond/processor"
+	"github.com/inbond/inbond/report"
 	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
 	"go.uber.org/zap"
@@ -64,7 +65,9 @@ type Summary struct {
 	// log and written to receipts/; Checkpoints the log's entries.
 	Anchored    int
 	Checkpoints uint64
-	Elapsed     time.Duration
+	// Reports are the DOE report files written under reports/.
+	Reports []string
+	Elapsed time.Duration
 }
 
 // prefix is where a replay keeps state in its own in-process Redis.
@@ -139,6 +142,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return sum, err
 	}
 	if err := writeLedger(ctx, sys, cfg.OutDir, !cfg.SkipProofs, &sum); err != nil {
+		return sum, err
+	}
+	if err := writeReports(ctx, sys, cfg, logDir, &sum); err != nil {
 		return sum, err
 	}
 	if err := sys.Stop(); err != nil {
@@ -412,5 +418,46 @@ func writeLedger(ctx context.Context, sys *pipeline.System, dir string, proofs b
 		sum.Checkpoints = reports[id].Verdict.TreeSize
 	}
 	sum.Anchored = len(ids)
+	return nil
+}
+
+// writeReports writes the DOE reports (CSV, JSON, HTML) of every month the
+// traffic covers to dir/reports, computed from the archive at the log's
+// final tree. Their totals are a function of the traffic alone; the
+// checkpoint they name (tree size, root) is the run's, as the log is.
+func writeReports(ctx context.Context, sys *pipeline.System, cfg Config, logDir string, sum *Summary) error {
+	if len(cfg.Traffic) == 0 {
+		return nil
+	}
+	lr, err := report.OpenLog(logDir)
+	if err != nil {
+		return err
+	}
+	key, err := audit.Verifier(sys.Anchor.VerifierKey())
+	if err != nil {
+		return err
+	}
+	snap, err := report.Open(ctx, report.Source{Brokers: sys.Brokers, Log: lr, Key: key,
+		Alerts: report.StoreAlerts(sys.Store, bus.DefaultPartitions)}, 0)
+	if err != nil {
+		return fmt.Errorf("replay: reports: %w", err)
+	}
+	dir := filepath.Join(cfg.OutDir, "reports")
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	for _, p := range report.Covering(cfg.Traffic[0].At, cfg.Traffic[len(cfg.Traffic)-1].At) {
+		d, err := report.ComputeAt(p, snap)
+		if err != nil {
+			return err
+		}
+		files, err := report.WriteFiles(ctx, d, dir, []string{"csv", "json", "html"})
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			sum.Reports = append(sum.Reports, f.Name)
+		}
+	}
 	return nil
 }
