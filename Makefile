@@ -45,6 +45,25 @@ $(KAFKA_LIBS)/kafka_2.13-3.9.1.jar: internal/realkafka/maven/pom.xml
 	mvn -q -B -f internal/realkafka/maven/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS)
 	@touch $@
 
+# The suites whose guarantees hang on Kafka's behaviour, on Apache Kafka
+# itself (internal/realkafka; INBOND_TEST_KAFKA=real): the realkafka and bus
+# tests (3 brokers), the ingest contract suite (10,000-message no-loss
+# bursts, restarts, outages) and the processor's state and fault tests
+# (SIGKILL, zombie, rebalance, ghost member, fetch outage, partition-count
+# change, Redis faults). One Kafka per test package, packages one after the
+# other; unraced, as make test runs these same tests raced on kfake. The log
+# goes to .test-kafka.log.
+KAFKA_PROCESSOR_TESTS := TestStateEqualsReference|TestGracefulShutdownFlushes|TestCrashRecoverySIGKILL|TestZombieFlushIsFenced|TestRebalanceJoinLeave|TestDuplicatesChangeNothing|TestRedisRestart|TestRedisLosesEverything|TestRedisRollsBack|TestPartitionCountChangeStops|TestFetchOutageKeepsTheGeneration|TestRetentionGapIsCounted|TestKilledWhileJoiningLeavesNoGhost|TestCacheBoundKeepsState|TestAlertsSurviveSIGKILLs|TestLedgerSurvivesSIGKILL|TestStalledPartitionsAreReported
+test-kafka: kafka-jars
+	@set -o pipefail; start=$$(date +%s); status=0; : > .test-kafka.log; \
+	  run() { INBOND_TEST_KAFKA=real $(GO) test -count=1 -p 1 -timeout 9m -v "$$@" >> .test-kafka.log 2>&1 || status=1; }; \
+	  run ./internal/realkafka ./internal/bus; \
+	  run ./ingest -run 'Contract'; \
+	  run ./processor -run '^($(KAFKA_PROCESSOR_TESTS))$$'; \
+	  grep -E '^(--- |\s+--- FAIL|ok|FAIL|PASS$$|panic|testenv: started)|testenv\[.*kafka=' .test-kafka.log; \
+	  if [ $$status -ne 0 ]; then echo "---- failures (full log in .test-kafka.log) ----"; grep -B2 -A30 -E '^(\s*--- FAIL|panic:)' .test-kafka.log | head -400; fi; \
+	  echo "test-kafka: $$(( $$(date +%s) - start )) s on Apache Kafka 3.9.1"; exit $$status
+
 test-short:
 	$(GO) test -count=1 $(PKGS)
 
@@ -74,4 +93,4 @@ bench-peers: build
 	./bin/inbond bench peers --goka-bin bin/goka-peer $(PEERS_FLAGS)
 
 clean:
-	rm -rf bin .test.log .test-race.log .test-replay.log .test-race.status
+	rm -rf bin .test.log .test-race.log .test-replay.log .test-race.status .test-kafka.log

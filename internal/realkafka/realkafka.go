@@ -31,6 +31,9 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Version is the Apache Kafka version the Maven project pins and
@@ -280,6 +283,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := c.waitReady(ctx); err != nil {
 		return nil, err
 	}
+	if err := c.warmCoordinator(ctx); err != nil {
+		return nil, err
+	}
 	c.StartupTime = time.Since(began)
 	ok = true
 	return c, nil
@@ -373,16 +379,23 @@ func (n *node) jvmArgs(cfg Config, heap string) []string {
 
 // newClusterID returns a Kafka cluster ID: 16 random bytes, URL-safe base64
 // without padding, as `kafka-storage random-uuid` prints.
+// Like Kafka's Uuid.randomUuid it never starts with "-", which the
+// format tool's argument parser would take for an option (it failed a test
+// run once).
 func newClusterID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	for {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		if id := base64.RawURLEncoding.EncodeToString(b); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 // format runs kafka.tools.StorageTool format on the node's log directory.
 func (n *node) format(ctx context.Context, cfg Config, clusterID string, share []string) error {
 	args := append(append(share, n.jvmArgs(Config{Libs: cfg.Libs, Fast: true}, "128m")...), "kafka.tools.StorageTool", "format",
-		"-t", clusterID, "-c", filepath.Join(n.dir, "server.properties"))
+		"--cluster-id="+clusterID, "--config="+filepath.Join(n.dir, "server.properties"))
 	cmd := exec.CommandContext(ctx, cfg.Java, args...)
 	setDeathSignal(cmd)
 	out, err := cmd.CombinedOutput()
@@ -441,6 +454,39 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// warmCoordinator asks for a group coordinator until one answers. Kafka
+// creates __consumer_offsets at the first such request, and answers
+// COORDINATOR_NOT_AVAILABLE until its partitions are loaded: the first
+// consumer group of a test would wait for that, and a test's own group
+// queries saw the error (kfake never gives it).
+func (c *Cluster) warmCoordinator(ctx context.Context) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKeys = []string{"realkafka-warm-up"}
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil {
+			for _, k := range resp.Coordinators {
+				err = kerr.ErrorForCode(k.ErrorCode)
+			}
+			if err == nil && len(resp.Coordinators) > 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("realkafka: no group coordinator: %v (last: %v)", ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // brokersListed asks addr for the cluster's brokers and wants n of them.

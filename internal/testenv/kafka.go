@@ -13,6 +13,7 @@ import (
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/realkafka"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -63,6 +64,13 @@ func Kafka(t testing.TB, cfg embedded.KafkaConfig) []string {
 	c.Faults.Heal()
 	if err := c.Clear(ctx); err != nil {
 		t.Fatalf("testenv: empty the shared Kafka cluster for this test: %v", err)
+	}
+	// kafka-go's shared transport caches each cluster's metadata by
+	// address (refreshed every 6 s): a writer of this test would still see
+	// the partitions of the topics just deleted, and write to partition 9
+	// of a topic that now has one. Each kfake cluster has new addresses.
+	if tr, ok := kafka.DefaultTransport.(*kafka.Transport); ok {
+		tr.CloseIdleConnections()
 	}
 	if err := createTopics(ctx, c.Brokers, bus.Topics(cfg.Partitions)); err != nil {
 		t.Fatalf("testenv: %v\n%s", err, c.Log(30))
