@@ -154,7 +154,7 @@ func (e *env) do(method, path, token string, body []byte) response {
 
 func (e *env) validate(req *http.Request, body []byte, res *http.Response, raw []byte) {
 	e.t.Helper()
-	route, params, err := e.router.FindRoute(req)
+	route, params, err := e.router.FindRoute(documented(req))
 	if err != nil {
 		e.t.Errorf("%s %s: not in the OpenAPI document: %v", req.Method, req.URL.Path, err)
 		return
@@ -169,6 +169,21 @@ func (e *env) validate(req *http.Request, body []byte, res *http.Response, raw [
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		e.t.Errorf("%s %s → %d %s: does not match the OpenAPI document: %v", req.Method, req.URL, res.StatusCode, truncate(raw), err)
 	}
+}
+
+// documented is req as the document names its route: a tile's index path
+// spans segments, which an OpenAPI path parameter cannot, so the document
+// has one {index} parameter that the request's segments are matched to.
+func documented(req *http.Request) *http.Request {
+	const tiles = "/v1/ledger/tile/"
+	rest, ok := strings.CutPrefix(req.URL.Path, tiles)
+	if !ok {
+		return req
+	}
+	level, index, _ := strings.Cut(rest, "/")
+	r := req.Clone(req.Context())
+	r.URL.Path = tiles + level + "/" + strings.ReplaceAll(index, "/", "~")
+	return r
 }
 
 func truncate(b []byte) string {

@@ -2,10 +2,13 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/inbond/inbond/ledger"
 	"github.com/inbond/inbond/ledger/audit"
 	"github.com/inbond/inbond/state"
+	"github.com/transparency-dev/tessera/api/layout"
 )
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
@@ -61,6 +65,57 @@ func (s *Server) registerLedger() {
 	huma.Register(s.api, o, s.verifierKey)
 	huma.Register(s.api, op(http.MethodGet, "/v1/shipments/{id}/proof", "shipment-proof", "Prove a shipment's history against the signed log",
 		roles(roleCBP, roleCarrier), http.StatusBadRequest, http.StatusNotFound, http.StatusConflict), s.proof)
+
+	// The tiles, under /v1/ledger/ as C2SP tlog-tiles lays them out, so that
+	// /v1/ledger/ is a log root any tlog client can read (with a token).
+	// The index spans path segments (x001/234.p/5), which huma's routes do
+	// not take: the handler is the mux's, the document's entry added here.
+	o = op(http.MethodGet, "/v1/ledger/tile/{level}/{index}", "ledger-tile",
+		"A tile of the log (C2SP tlog-tiles): level, then the index path, e.g. tile/0/x001/234 or tile/1/000.p/17", everyone, http.StatusBadRequest, http.StatusNotFound)
+	o.Parameters = []*huma.Param{
+		{Name: "level", In: "path", Required: true, Schema: &huma.Schema{Type: huma.TypeString, Pattern: "^[0-9]{1,2}$"}},
+		{Name: "index", In: "path", Required: true, Description: "the tile's index path; it may span segments", Schema: &huma.Schema{Type: huma.TypeString}},
+	}
+	o.Responses = map[string]*huma.Response{"200": {Description: "the tile's hashes",
+		Content: map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: huma.TypeString, Format: "binary"}}}}}
+	for _, code := range o.Errors {
+		o.Responses[strconv.Itoa(code)] = &huma.Response{Description: http.StatusText(code),
+			Content: map[string]*huma.MediaType{"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/Error"}}}}
+	}
+	s.api.OpenAPI().AddOperation(&o)
+	s.mux.Handle("GET /v1/ledger/tile/{level}/{index...}", s.guard(strings.Join(everyone, ","), http.HandlerFunc(s.tile)))
+}
+
+// tile serves one tile of the log, read through the same Log the proofs use
+// (the anchor's directory or its HTTP root).
+func (s *Server) tile(w http.ResponseWriter, r *http.Request) {
+	level, index, partial, err := layout.ParseTileLevelIndexPartial(r.PathValue("level"), r.PathValue("index"))
+	if err != nil {
+		writeError(w, badField("index", r.PathValue("level")+"/"+r.PathValue("index"), event.RuleFormat, "not a C2SP tile path: "+err.Error()))
+		return
+	}
+	l, e := s.openLog()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	b, err := l.ReadTile(r.Context(), level, index, partial)
+	if errors.Is(err, fs.ErrNotExist) {
+		writeError(w, fail(http.StatusNotFound, "no tile %s", layout.TilePath(level, index, partial)))
+		return
+	}
+	if err != nil {
+		writeError(w, fail(http.StatusServiceUnavailable, "read tile: %v", err))
+		return
+	}
+	// A full tile never changes; a partial one is replaced as the log grows.
+	cache := "no-cache"
+	if partial == 0 {
+		cache = "public, max-age=31536000, immutable"
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", cache)
+	_, _ = w.Write(b)
 }
 
 func (s *Server) openLog() (audit.Log, *Error) {
@@ -180,7 +235,7 @@ func (s *Server) registerHealth() {
 	huma.Register(s.api, o, func(context.Context, *struct{}) (*healthOutput, error) {
 		return &healthOutput{Status: http.StatusOK, Body: Health{Status: "ok"}}, nil
 	})
-	o = op(http.MethodGet, "/readyz", "readyz", "Readiness: Redis and Kafka reachable, the stream positioned", roles(""))
+	o = op(http.MethodGet, "/readyz", "readyz", "Readiness: Redis and Kafka reachable, the stream positioned, the processors holding every partition", roles(""))
 	o.Responses = map[string]*huma.Response{"503": {Description: "not ready: the checks say why",
 		Content: map[string]*huma.MediaType{"application/json": {Schema: s.api.OpenAPI().Components.Schemas.Schema(typeOf[Health](), true, "Health")}}}}
 	huma.Register(s.api, o, s.readyz)
