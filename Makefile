@@ -26,7 +26,8 @@ vet:
 # longest, is listed first so it starts first.
 # The full -v log goes to .test.log; the terminal shows results, the backends
 # each test used, and the whole output of anything that failed.
-RACED := $(shell $(GO) list $(PKGS) | grep -E '/processor$$'; $(GO) list $(PKGS) | grep -vE '/(processor|replay)$$')
+# internal/realkafka starts Apache Kafka (Java): make test-kafka runs it.
+RACED := $(shell $(GO) list $(PKGS) | grep -E '/processor$$'; $(GO) list $(PKGS) | grep -vE '/(processor|replay|realkafka)$$')
 test: vet
 	@{ $(GO) test -race -count=1 -timeout 9m -v $(RACED) > .test-race.log 2>&1; echo $$? > .test-race.status; } & \
 	  $(GO) test -count=1 -timeout 9m -v ./replay > .test-replay.log 2>&1; replay=$$?; wait; \

@@ -18,6 +18,7 @@
 //	   ledger/audit                     the anchor service (transparency log, receipts); verification
 //	4  state, ingest                    shipment state in Redis; the gateways
 //	3  internal/embedded                in-process Kafka, MQTT and Redis
+//	2  internal/realkafka               Apache Kafka itself (JVMs) for the tests on real Kafka
 //	2  internal/bus, obs, retry         Kafka conventions; logs and metrics; the retry policy
 //	1  wire, corridors, ledger          what carriers speak; the declared routes, meters and ports;
 //	                                    hash chains, checkpoints, receipts, proofs

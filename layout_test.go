@@ -18,7 +18,7 @@ const module = "github.com/inbond/inbond"
 var floors = [][]string{
 	{"", "event"},
 	{"wire", "corridors", "ledger"},
-	{"internal/bus", "internal/obs", "internal/retry"},
+	{"internal/bus", "internal/obs", "internal/retry", "internal/realkafka"},
 	{"internal/embedded"},
 	{"state", "ingest"},
 	{"alerts", "ledger/anchor", "ledger/audit"},
