@@ -88,7 +88,9 @@ export class LiveMap {
         if (c) onPipe.set(c, [...(onPipe.get(c) || []), sh]);
         continue;
       }
-      if (!sh.position || !SHOWN.has(sh.status)) continue;
+      // A finished movement leaves the map, unless an alert on it is still
+      // open: the officer needs to see where it was.
+      if (!sh.position || (!SHOWN.has(sh.status) && !worst.has(sh.id))) continue;
       live.add(sh.id);
       let g = this.markers.get(sh.id);
       if (!g) {
