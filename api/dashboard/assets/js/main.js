@@ -73,9 +73,15 @@ async function start() {
   route();
 }
 
+// The map's shipments: the movements under way and any with an alert not
+// resolved, never the (many) finished ones, which the index filters skip.
+const MAP_QUERIES = ['status=in_transit', 'status=diverted', 'status=declared', 'status=arrived', 'has_open_alert=true'];
+
 async function refresh() {
-  const items = await all('/v1/shipments?limit=500', 10);
-  for (const sh of items) app.ships.set(sh.id, { ...app.ships.get(sh.id), ...sh, meters: app.ships.get(sh.id)?.meters });
+  const lists = await Promise.all(MAP_QUERIES.map((q) => all(`/v1/shipments?${q}&limit=500`, 10)));
+  const next = new Map();
+  for (const sh of lists.flat()) next.set(sh.id, { ...sh, meters: app.ships.get(sh.id)?.meters });
+  app.ships = next;
   redraw();
 }
 
@@ -86,7 +92,8 @@ function redraw() {
   requestAnimationFrame(() => {
     drawPending = false;
     app.map.update(app.ships, app.feed.alerts);
-    $('#count').textContent = `${[...app.ships.values()].filter((s) => s.status === 'in_transit' || s.status === 'diverted').length} in transit · ${app.ships.size} shipments`;
+    const moving = [...app.ships.values()].filter((s) => s.status === 'in_transit' || s.status === 'diverted').length;
+    $('#count').textContent = `${moving} in transit · ${app.ships.size} on the map`;
   });
 }
 
