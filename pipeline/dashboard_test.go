@@ -32,7 +32,8 @@ import (
 // appear on the map and move, an alert raised after the page loaded arrives
 // in the feed without a reload, the officer acknowledges it with a note and
 // the feed shows the transition the processor applied, and a pipeline
-// shipment's page draws its meter chart and verifies on the ledger.
+// shipment's page draws its meter chart and verifies on the ledger; a
+// carrier, in another tab, sees only its own shipment and no commands.
 // Screenshots of each step are the test's artifacts.
 func TestDashboardInABrowser(t *testing.T) {
 	chrome := chromium(t)
@@ -40,8 +41,8 @@ func TestDashboardInABrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	const token = "tok-dashboard-officer"
-	sys, base := startDashboardSystem(ctx, t, token)
+	const token, carrierToken = "tok-dashboard-officer", "tok-dashboard-prtk"
+	sys, base := startDashboardSystem(ctx, t, "cbp="+token, "carrier:PRTK="+carrierToken)
 	defer sys.Stop() //nolint:errcheck // the test is about the page
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox,
@@ -181,6 +182,41 @@ func TestDashboardInABrowser(t *testing.T) {
 	if still, _ := chromedp.Run(bctx, chromedp.Evaluate[bool](`window.loadedOnce === true`)); !still {
 		t.Error("the page reloaded")
 	}
+	// A carrier's view, in another tab (sessionStorage is per tab): its own
+	// shipment and alerts only, and no officer's commands.
+	cctx, cancelCarrier := chromedp.NewContext(bctx)
+	defer cancelCarrier()
+	tctx, cancelT := context.WithTimeout(cctx, time.Minute)
+	defer cancelT()
+	must("open the carrier's view", chromedp.Do(tctx, chromedp.Navigate(base+"/#token="+carrierToken)))
+	view, err := chromedp.Run(tctx, chromedp.Poll[json.RawMessage](`(() => {
+		if (document.querySelector('#conn')?.dataset.state !== 'live' || !document.querySelector('#alerts li.alert')) return false;
+		return { role: document.querySelector('#who').textContent,
+			alerts: [...document.querySelectorAll('#alerts li.alert')].map(li => li.dataset.shipment),
+			markers: [...document.querySelectorAll('#layer-markers .marker')].map(g => g.dataset.shipment),
+			buttons: document.querySelectorAll('#alerts button').length };
+	})()`, chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	must("the carrier's view", err)
+	var cv struct {
+		Role            string
+		Alerts, Markers []string
+		Buttons         int
+	}
+	must("decode the carrier's view", json.Unmarshal(view, &cv))
+	for _, id := range append(cv.Alerts, cv.Markers...) {
+		if id != "TRUCK-WILDHORSE" {
+			t.Errorf("carrier PRTK sees %s (view %+v)", id, cv)
+		}
+	}
+	if cv.Role != "carrier" || cv.Buttons != 0 {
+		t.Errorf("carrier view %+v: want role carrier and no commands", cv)
+	}
+	must("open another carrier's shipment", chromedp.Do(tctx, chromedp.Evaluate[chromedp.Void](`location.hash = '#/shipments/RAIL-PORTAL'`)))
+	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`document.querySelector('#view-shipment .error')?.textContent === 'No shipment RAIL-PORTAL.'`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Errorf("another carrier's shipment page: %v", err)
+	}
+
 	errMu.Lock()
 	defer errMu.Unlock()
 	if len(pageErrs) > 0 {
@@ -221,7 +257,7 @@ func screenshotDir(t *testing.T) string {
 // startDashboardSystem starts the system as the demo assembles it, with
 // its API stage serving the dashboard on a free port, and returns the
 // dashboard's URL.
-func startDashboardSystem(ctx context.Context, t *testing.T, token string) (*pipeline.System, string) {
+func startDashboardSystem(ctx context.Context, t *testing.T, tokens ...string) (*pipeline.System, string) {
 	t.Helper()
 	r := testenv.NewRedis(t)
 	cfg := pipeline.Embedded(0, "127.0.0.1:0")
@@ -235,7 +271,7 @@ func startDashboardSystem(ctx context.Context, t *testing.T, token string) (*pip
 		Ledger: true, CheckpointInterval: time.Second}
 	dir := t.TempDir()
 	cfg.Anchor = &anchor.Config{Dir: filepath.Join(dir, "log"), KeyFile: filepath.Join(dir, "ledger.key")}
-	cfg.API = &api.Config{Listen: "127.0.0.1:0", Tokens: []string{"cbp=" + token}, RateLimit: -1}
+	cfg.API = &api.Config{Listen: "127.0.0.1:0", Tokens: tokens, RateLimit: -1}
 	cfg.Log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	sys, err := pipeline.Start(ctx, cfg)
 	if err != nil {
