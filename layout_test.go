@@ -17,12 +17,12 @@ const module = "github.com/inbond/inbond"
 // module must stand on one.
 var floors = [][]string{
 	{"", "event"},
-	{"wire", "corridors", "ledger"},
+	{"wire", "corridors", "ledger", "api/internal/genbasemap"},
 	{"internal/bus", "internal/obs", "internal/retry", "internal/realkafka"},
 	{"internal/embedded"},
 	{"state", "ingest"},
 	{"alerts", "ledger/anchor", "ledger/audit"},
-	{"processor", "sim", "internal/testenv", "alerts/desk", "alerts/webhook"},
+	{"processor", "sim", "internal/testenv", "alerts/desk", "alerts/webhook", "report"},
 	{"ingest/ingesttest", "api"},
 	{"pipeline"},
 	{"demo", "replay"},
