@@ -33,7 +33,8 @@ import (
 // in the feed without a reload, the officer acknowledges it with a note and
 // the feed shows the transition the processor applied, and a pipeline
 // shipment's page draws its meter chart and verifies on the ledger; a
-// carrier, in another tab, sees only its own shipment and no commands.
+// carrier, in another tab, sees only its own shipment and no commands; a
+// DOE analyst gets the reports page.
 // Screenshots of each step are the test's artifacts.
 func TestDashboardInABrowser(t *testing.T) {
 	chrome := chromium(t)
@@ -41,8 +42,8 @@ func TestDashboardInABrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	const token, carrierToken = "tok-dashboard-officer", "tok-dashboard-prtk"
-	sys, base := startDashboardSystem(ctx, t, "cbp="+token, "carrier:PRTK="+carrierToken)
+	const token, carrierToken, doeToken = "tok-dashboard-officer", "tok-dashboard-prtk", "tok-dashboard-doe"
+	sys, base := startDashboardSystem(ctx, t, "cbp="+token, "carrier:PRTK="+carrierToken, "doe="+doeToken)
 	defer sys.Stop() //nolint:errcheck // the test is about the page
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox,
@@ -215,6 +216,18 @@ func TestDashboardInABrowser(t *testing.T) {
 	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](`document.querySelector('#view-shipment .error')?.textContent === 'No shipment RAIL-PORTAL.'`,
 		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		t.Errorf("another carrier's shipment page: %v", err)
+	}
+
+	// A DOE analyst's view: the reports page and the aggregates, no map.
+	dctx, cancelDOE := chromedp.NewContext(bctx)
+	defer cancelDOE()
+	dtctx, cancelDT := context.WithTimeout(dctx, time.Minute)
+	defer cancelDT()
+	must("open the analyst's view", chromedp.Do(dtctx, chromedp.Navigate(base+"/#token="+doeToken)))
+	if _, err := chromedp.Run(dtctx, chromedp.Poll[bool](`!document.querySelector('#view-reports').hidden && document.querySelector('#view-map').hidden &&
+		document.querySelector('#who').textContent === 'doe' && /Shipments by status \(8\)/.test(document.querySelector('#view-reports').textContent)`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Errorf("the analyst's reports page: %v", err)
 	}
 
 	errMu.Lock()

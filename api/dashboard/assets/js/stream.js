@@ -64,6 +64,9 @@ export function connect({ onMessage, onState, query = '' }) {
     if (msg.event === 'alert') {
       if (seen.has(data.id)) return;
       seen.add(data.id);
+      // A republished transition follows its original closely: the last
+      // few thousand ids are enough, and the set stays bounded.
+      if (seen.size > 5000) seen.delete(seen.values().next().value);
     }
     onMessage(msg.event || 'message', data, msg.id);
   }
