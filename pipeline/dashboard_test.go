@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -120,7 +122,8 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 
 	// Now the carriers: the demo's scenario, paced.
-	defer play(ctx, t, sys, 3600)()
+	stopPlay := play(ctx, t, sys, 3600)
+	defer stopPlay()
 
 	// Markers appear and move.
 	first := poll("conveyance markers appear", `(() => {
@@ -166,6 +169,11 @@ func TestDashboardInABrowser(t *testing.T) {
 	})()`, sel), 30*time.Second)
 	shot("3-acknowledged")
 
+	// The stream drops, as a network would drop it: the page reconnects
+	// with Last-Event-ID while the carriers keep publishing.
+	do("drop the stream", chromedp.Evaluate[chromedp.Void](`inbondDebug.drop()`))
+	poll("the stream reconnects", `inbondDebug.connects >= 2 && document.querySelector('#conn').dataset.state === 'live'`, 20*time.Second)
+
 	// A pipeline shipment's page: its meter chart and its ledger badge.
 	must("open a pipeline shipment", chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`location.hash = '#/shipments/CRUDE-NECHE-PTHURON'`)))
 	poll("the meter chart is drawn", `document.querySelectorAll('#view-shipment svg.chart path.series').length >= 2 && +document.querySelector('#view-shipment svg.chart').dataset.points > 4`, 30*time.Second)
@@ -183,6 +191,12 @@ func TestDashboardInABrowser(t *testing.T) {
 	if still, _ := chromedp.Run(bctx, chromedp.Evaluate[bool](`window.loadedOnce === true`)); !still {
 		t.Error("the page reloaded")
 	}
+
+	// Every alert transition reached the page through the stream, the
+	// dropped connection's gap included: once the carriers stop and the
+	// processor is idle, the feed holds each alert as the API lists it.
+	stopPlay()
+	feedMatchesAPI(ctx, t, bctx, base, token)
 	// A carrier's view, in another tab (sessionStorage is per tab): its own
 	// shipment and alerts only, and no officer's commands.
 	cctx, cancelCarrier := chromedp.NewContext(bctx)
@@ -235,6 +249,48 @@ func TestDashboardInABrowser(t *testing.T) {
 	if len(pageErrs) > 0 {
 		t.Errorf("the page logged errors: %q", pageErrs)
 	}
+}
+
+// feedMatchesAPI waits until the page's alerts (ID, status, number of
+// changes) are the API's.
+func feedMatchesAPI(ctx context.Context, t *testing.T, bctx context.Context, base, token string) {
+	t.Helper()
+	var feed, want []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/alerts?limit=500", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Items []alerts.Alert `json:"items"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = want[:0]
+		for _, a := range page.Items {
+			want = append(want, fmt.Sprintf("%s %s %d", a.ID, a.Status, len(a.History)))
+		}
+		rows, err := chromedp.Run(bctx, chromedp.Evaluate[[][]any](`inbondDebug.alerts()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed = feed[:0]
+		for _, r := range rows {
+			feed = append(feed, fmt.Sprintf("%v %v %v", r...))
+		}
+		slices.Sort(want)
+		slices.Sort(feed)
+		if len(want) > 0 && slices.Equal(feed, want) {
+			t.Logf("the feed holds the API's %d alerts", len(want))
+			return
+		}
+	}
+	t.Errorf("the feed's alerts\n%s\nthe API's\n%s", strings.Join(feed, "\n"), strings.Join(want, "\n"))
 }
 
 // chromium finds Debian's chromium (installed by .ci/run). A missing
@@ -327,7 +383,8 @@ func play(ctx context.Context, t *testing.T, sys *pipeline.System, speed float64
 			t.Errorf("simulator: %v", err)
 		}
 	}()
-	return func() { cancel(); <-done }
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }
 }
 
 // dashClock is the simulated carriers' time, stamped as receipt time by the

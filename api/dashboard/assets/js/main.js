@@ -20,6 +20,14 @@ const app = {
   stream: null,
 };
 
+// What the browser test (and an officer's devtools) may look at: the
+// stream's connections and the alerts as the feed holds them.
+window.inbondDebug = {
+  connects: 0,
+  drop: () => app.stream?.drop(),
+  alerts: () => [...(app.feed?.alerts.values() || [])].map((a) => [a.id, a.status, a.history?.length || 0]),
+};
+
 takeTokenFromFragment();
 window.addEventListener('inbond:unauthorized', () => signIn('That token is not valid (or no longer is). Paste a token:'));
 $('#login form').addEventListener('submit', (e) => {
@@ -129,6 +137,7 @@ function onMessage(name, data) {
 }
 
 function onState(state, detail) {
+  if (state === 'live') window.inbondDebug.connects++;
   const el = $('#conn');
   el.dataset.state = state;
   el.textContent = state === 'live' ? 'live' : state === 'connecting' ? 'connecting…' : `stream down: ${detail || ''}`;

@@ -90,5 +90,10 @@ export function connect({ onMessage, onState, query = '' }) {
     }
   })();
 
-  return { stop() { stopped = true; ctl?.abort(); } };
+  return {
+    stop() { stopped = true; ctl?.abort(); },
+    // drop ends the current connection as a network failure would: the
+    // loop reconnects with Last-Event-ID (the browser test uses it).
+    drop() { ctl?.abort(); },
+  };
 }
