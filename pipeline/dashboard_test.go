@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,8 +48,11 @@ func TestDashboardInABrowser(t *testing.T) {
 	defer cancel()
 
 	const token, carrierToken, doeToken = "tok-dashboard-officer", "tok-dashboard-prtk", "tok-dashboard-doe"
-	sys, base := startDashboardSystem(ctx, t, "cbp="+token, "carrier:PRTK="+carrierToken, "doe="+doeToken)
+	sys, apiURL := startDashboardSystem(ctx, t, "cbp="+token, "carrier:PRTK="+carrierToken, "doe="+doeToken)
 	defer sys.Stop() //nolint:errcheck // the test is about the page
+	// The browser talks to the API through a proxy that records what each
+	// stream request resumes from.
+	base, resumes := recordingProxy(t, apiURL)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox,
 		chromedp.WindowSize(1600, 1000), chromedp.Flag("disable-gpu", true))
@@ -173,6 +179,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	// with Last-Event-ID while the carriers keep publishing.
 	do("drop the stream", chromedp.Evaluate[chromedp.Void](`inbondDebug.drop()`))
 	poll("the stream reconnects", `inbondDebug.connects >= 2 && document.querySelector('#conn').dataset.state === 'live'`, 20*time.Second)
+	if r := resumes(); len(r) < 2 || r[0] != "" || r[len(r)-1] == "" {
+		t.Errorf("the stream's requests resumed from %q: want the first from now, the reconnect from a Last-Event-ID", r)
+	}
 
 	// A pipeline shipment's page: its meter chart and its ledger badge.
 	must("open a pipeline shipment", chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](`location.hash = '#/shipments/CRUDE-NECHE-PTHURON'`)))
@@ -248,6 +257,33 @@ func TestDashboardInABrowser(t *testing.T) {
 	defer errMu.Unlock()
 	if len(pageErrs) > 0 {
 		t.Errorf("the page logged errors: %q", pageErrs)
+	}
+}
+
+// recordingProxy serves target through a reverse proxy, and returns its
+// URL and the Last-Event-ID of every stream request so far, in order.
+func recordingProxy(t *testing.T, target string) (string, func() []string) {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var ids []string
+	proxy := &httputil.ReverseProxy{FlushInterval: -1, Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
+		if r.In.URL.Path == "/v1/stream" {
+			mu.Lock()
+			ids = append(ids, r.In.Header.Get("Last-Event-ID"))
+			mu.Unlock()
+		}
+	}}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	return srv.URL, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(ids)
 	}
 }
 
