@@ -78,6 +78,13 @@ type Config struct {
 	LedgerLog   string
 	VerifierKey string
 
+	// Reports is the report scheduler's directory (report.SchedulerConfig's
+	// Dir, or an `inbond replay --out` run's DIR/reports): /v1/reports
+	// serves the files written there, so every report served names its
+	// ledger checkpoint and verifies; nothing is computed on request.
+	// Empty: the report routes answer 503.
+	Reports string
+
 	// Heartbeat is how often an idle stream sends a comment line (default
 	// 15 s). StreamBuffer bounds the records kept per partition for
 	// resuming streams (default 1024); older gaps are read from Kafka.
@@ -225,6 +232,7 @@ func (s *Server) routes() {
 	s.registerManifests()
 	s.registerStream()
 	s.registerLedger()
+	s.registerReports()
 	s.registerHealth()
 	s.registerDashboard()
 	s.mux.Handle("GET /metrics", s.guard(roleCBP, s.metricsHandler()))
