@@ -14,6 +14,7 @@ export class ShipmentPage {
   constructor(root, id, { feed, canCommand, onOpen }) {
     Object.assign(this, { root, id, feed, canCommand, onOpen });
     this.events = []; // TimelineEvent-shaped, newest first
+    this.cursor = ''; // where older events continue ('' once all are read)
     this.seenEvents = new Set();
     this.timer = null;
     this.disposed = false;
@@ -38,15 +39,22 @@ export class ShipmentPage {
     }
   }
 
+  // readTimeline reads up to TIMELINE_PAGES pages back from this.cursor
+  // (the newest first); this.cursor is then where older events continue.
   async readTimeline() {
-    let out = [], cursor = '';
+    let out = [];
     for (let i = 0; i < TIMELINE_PAGES; i++) {
-      const p = await get(`/v1/shipments/${encodeURIComponent(this.id)}/events?limit=500` + (cursor ? `&cursor=${cursor}` : ''));
+      const p = await get(`/v1/shipments/${encodeURIComponent(this.id)}/events?limit=500` + (this.cursor ? `&cursor=${this.cursor}` : ''));
       out = out.concat(p.items);
-      if (!p.next_cursor) break;
-      cursor = p.next_cursor;
+      this.cursor = p.next_cursor || '';
+      if (!this.cursor) break;
     }
     return out;
+  }
+
+  async loadOlder() {
+    this.addEvents(await this.readTimeline());
+    this.render();
   }
 
   addEvents(items) {
@@ -120,7 +128,8 @@ export class ShipmentPage {
       h('figure', {}, lineChart([
         { name: `entry ${entry}`, cls: 'entry', points: by(entry, (d) => d.cumulative) },
         { name: `exit ${exit}`, cls: 'exit', points: by(exit, (d) => d.cumulative) }], { unit: `volume, ${unit}`, title: 'entry vs exit volume' }),
-      h('figcaption', { text: `Cumulative volume at the entry and exit meters (${unit}); the gap is what is in the line, or lost.` })),
+      h('figcaption', { text: `Cumulative volume at the entry and exit meters (${unit}); the gap is what is in the line, or lost.` +
+        (this.cursor ? ' Newest readings only: load older events below for the whole batch.' : '') })),
       h('figure', {}, lineChart([
         { name: `entry ${entry}`, cls: 'entry', points: by(entry, (d) => d.pressure) },
         { name: `exit ${exit}`, cls: 'exit', points: by(exit, (d) => d.pressure) }], { unit: `pressure, ${punit}`, title: 'pressure' }),
@@ -128,14 +137,15 @@ export class ShipmentPage {
   }
 
   timeline() {
+    const older = this.cursor && h('button', { type: 'button', text: 'Load older events (chart and timeline)', onclick: () => this.loadOlder() });
     const rows = this.events.slice(0, this.showAll ? undefined : 100);
     const table = h('table.timeline', {},
       h('thead', {}, h('tr', {}, h('th', { text: 'Observed' }), h('th', { text: 'Event' }), h('th', { text: 'By' }), h('th', { text: 'What' }))),
       h('tbody', {}, rows.map((e) => h('tr', { 'data-type': shortType(e.type) },
         h('td', { text: fmtTime(e.time) }), h('td', { text: shortType(e.type) }),
         h('td', { text: [e.carrier, e.event.device].filter(Boolean).join(' / ') }), h('td', { text: summary(e) })))));
-    if (this.events.length <= rows.length) return table;
-    return h('div', {}, table, h('button', { type: 'button', text: `Show all ${this.events.length}`, onclick: () => { this.showAll = true; this.render(); } }));
+    const all = this.events.length > rows.length && h('button', { type: 'button', text: `Show all ${this.events.length}`, onclick: () => { this.showAll = true; this.render(); } });
+    return h('div', {}, table, h('p.buttons', {}, all, older));
   }
 
   /**
