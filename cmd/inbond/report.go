@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/inbond/inbond/internal/bus"
+	"github.com/inbond/inbond/internal/obs"
 	"github.com/inbond/inbond/ledger/audit"
 	"github.com/inbond/inbond/report"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"go.uber.org/zap"
 )
 
 // reportSource holds the flags naming where reports are computed from.
@@ -42,9 +45,9 @@ func (s *reportSource) source() (report.Source, error) {
 
 func reportCommand() *ffcli.Command {
 	return &ffcli.Command{
-		Name: "report", ShortUsage: "inbond report doe|verify [flags]",
+		Name: "report", ShortUsage: "inbond report doe|verify|schedule [flags]",
 		ShortHelp:   "DOE reports (EIA-814, FE-746R, in-bond summary) from the archive at a ledger checkpoint, and their verification",
-		Subcommands: []*ffcli.Command{reportDOECommand(), reportVerifyCommand()},
+		Subcommands: []*ffcli.Command{reportDOECommand(), reportVerifyCommand(), reportScheduleCommand()},
 		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
 	}
 }
@@ -139,4 +142,68 @@ func reportVerifyCommand() *ffcli.Command {
 			}
 			return nil
 		})
+}
+
+func reportScheduleCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("inbond report schedule", flag.ExitOnError)
+	var c common
+	c.register(fs, ":9468")
+	var src reportSource
+	src.register(fs)
+	var rf redisFlags
+	rf.register(fs)
+	dir := fs.String("dir", "reports", "directory each period's files are written to (serve it with the API: api.Config.Reports)")
+	endpoint := fs.String("endpoint", "", "https URL each file is POSTed to, with an Idempotency-Key (empty: the directory only)")
+	grace := fs.Duration("grace", 6*time.Hour, "how long after a month's end (UTC) its reports wait for late readings and their checkpoints")
+	format := fs.String("format", "csv,json,html", "comma-separated formats: csv, json, html, pdf, png (pdf and png need Chromium)")
+	attempts := fs.Int("attempts", 8, "POSTs of one file per pass before it is given up until the next pass (inbond_report_deliveries_total{outcome=\"gave_up\"})")
+	recheck := fs.Duration("recheck", 15*time.Minute, "how often a pass runs again while files are undelivered or a pass failed")
+	withAlerts := fs.Bool("alerts", true, "count the processor's alerts from Redis in the in-bond summary (false: no Redis needed, the counts are empty)")
+	once := fs.Bool("once", false, "run one pass (produce what is due, deliver what is not delivered) and exit")
+	return command("schedule", "inbond report schedule --key VKEY --dir DIR [--endpoint https://...] [--grace 6h]",
+		"produce each closed month's DOE reports once, after the grace, at the log's checkpoint then, and deliver them to a directory and an HTTPS endpoint", fs,
+		c.withLogger(func(ctx context.Context, log *zap.Logger) error {
+			s, err := src.source()
+			if err != nil {
+				return err
+			}
+			if *withAlerts {
+				store, closeRedis, err := rf.store()
+				if err != nil {
+					return err
+				}
+				defer closeRedis() //nolint:errcheck // a read-only client
+				n, err := bus.PartitionCount(ctx, s.Brokers, "inbond.events")
+				if err != nil {
+					return err
+				}
+				s.Alerts = report.StoreAlerts(store, n)
+			}
+			reg := obs.NewRegistry()
+			sched, err := report.NewScheduler(report.SchedulerConfig{Source: s, Dir: *dir, Endpoint: *endpoint, Grace: *grace,
+				Formats: splitList(*format), Attempts: *attempts, Recheck: *recheck, Metrics: report.NewSchedulerMetrics(reg), Log: log})
+			if err != nil {
+				return err
+			}
+			if c.metricsAddr != "" {
+				m, err := obs.ServeMetrics(c.metricsAddr, reg)
+				if err != nil {
+					return err
+				}
+				defer m.Close() //nolint:errcheck // on exit
+			}
+			if *once {
+				p, err := sched.Once(ctx)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("produced %v; delivered %d files, %d given up, %d undelivered\n", p.Produced, len(p.Delivered), len(p.Failed), p.Undelivered)
+				if len(p.Failed) > 0 {
+					return fmt.Errorf("report schedule: %d files not delivered to %s", len(p.Failed), *endpoint)
+				}
+				return nil
+			}
+			log.Info("report scheduler running", zap.String("dir", *dir), zap.String("endpoint", *endpoint), zap.Duration("grace", *grace))
+			return sched.Run(ctx)
+		}))
 }
