@@ -91,6 +91,12 @@ type Config struct {
 	Heartbeat    time.Duration
 	StreamBuffer int
 
+	// ListCacheTTL is how long the shipment list reuses the indexes' answer
+	// for one filter (default 1 s; negative: never): every shown shipment
+	// is still checked against its current state, so a list is never wrong,
+	// only up to this late to show a shipment that just started to match.
+	ListCacheTTL time.Duration
+
 	// ProcessorGroup is the processors' consumer group: /readyz answers 503
 	// until its members hold every partition of inbond.events. Empty: not
 	// checked (an API with no processor behind it).
@@ -111,6 +117,7 @@ type Server struct {
 	desk     *desk.Desk
 	tokens   *tokens
 	limits   *limiter
+	lists    listCache
 	hub      *hub
 	mux      *http.ServeMux
 	api      huma.API
@@ -134,13 +141,14 @@ func New(cfg Config) (*Server, error) {
 		cfg.RateLimit = 50
 	}
 	cfg.Burst = cmp.Or(cfg.Burst, 100)
+	cfg.ListCacheTTL = cmp.Or(cfg.ListCacheTTL, time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.TokenOut == nil {
 		cfg.TokenOut = os.Stderr
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, closeW: func() error { return nil }}
+	s := &Server{cfg: cfg, log: cfg.Log, closeW: func() error { return nil }, lists: listCache{ttl: cfg.ListCacheTTL}}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}

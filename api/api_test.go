@@ -111,6 +111,25 @@ func TestShipmentsListFiltersAndPages(t *testing.T) {
 	}
 }
 
+// The list reuses the indexes' answer for a second, but shows nothing its
+// filter no longer matches: P1 arrives, and at once it is off the
+// in-transit list and on the arrived one, cached or not.
+func TestListNeverShowsAShipmentItsFilterNoLongerMatches(t *testing.T) {
+	e := newEnv(t, func(c *api.Config) { c.ListCacheTTL = time.Hour })
+	e.seed()
+	if got := e.walk("/v1/shipments?status=in_transit", cbpTok, "id"); !slices.Equal(got, []string{"E2", "P1"}) {
+		t.Fatalf("in transit: %v", got)
+	}
+	e.event("P1", "PRTK", 6*time.Hour, &event.Arrived{Port: "3802"})
+	e.flush()
+	if got := e.walk("/v1/shipments?status=in_transit", cbpTok, "id"); !slices.Equal(got, []string{"E2"}) {
+		t.Errorf("in transit, from the cached answer: %v, want [E2]", got)
+	}
+	if got := e.walk("/v1/shipments?status=arrived", cbpTok, "id"); !slices.Equal(got, []string{"E3", "P1"}) {
+		t.Errorf("arrived, a filter not cached yet: %v, want [E3 P1]", got)
+	}
+}
+
 func TestAuthFailures(t *testing.T) {
 	e := newEnv(t)
 	e.seed()

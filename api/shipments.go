@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	gojson "github.com/goccy/go-json"
 	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
@@ -19,6 +22,7 @@ import (
 	"github.com/inbond/inbond/state"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/singleflight"
 )
 
 // op is an operation with the API's conventions: the bearer scheme, who
@@ -182,7 +186,7 @@ func openAlerts(raw []byte) ([]alerts.Alert, error) {
 	var w struct {
 		Active map[alerts.Rule]*alerts.Alert `json:"active"`
 	}
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := gojson.Unmarshal(raw, &w); err != nil {
 		return nil, err
 	}
 	out := make([]alerts.Alert, 0, len(w.Active))
@@ -261,9 +265,151 @@ func summarize(sh *state.Shipment, open []alerts.Alert) ShipmentSummary {
 	return out
 }
 
+// candidate is a shipment a list may show, and its partition.
+type candidate struct {
+	id event.ShipmentID
+	p  int
+}
+
+// listFilter is what of a list's filters the Redis indexes answer.
+type listFilter struct {
+	status, carrier, port, openAlert string
+}
+
+// candidates are the shipments the indexes give for f, sorted by ID. The
+// answer is shared for up to Config.ListCacheTTL: with ten thousand
+// shipments each SINTER moved them all out of Redis, whose one thread was
+// then the list's bottleneck (325 µs a call, twelve calls a page). A cached
+// answer can be behind by the TTL, so the caller checks every shown
+// shipment against its state as loaded: a page holds no shipment that does
+// not match, and one that just started to match appears within the TTL.
+func (s *Server) candidates(ctx context.Context, f listFilter) ([]candidate, error) {
+	key := f.status + "\x00" + f.carrier + "\x00" + f.port + "\x00" + f.openAlert
+	if cs, ok := s.lists.get(key, s.cfg.Now()); ok {
+		return cs, nil
+	}
+	v, err, _ := s.lists.flight.Do(key, func() (any, error) {
+		cs, err := s.queryCandidates(ctx, f)
+		if err == nil {
+			s.lists.put(key, cs, s.cfg.Now())
+		}
+		return cs, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]candidate), nil
+}
+
+// queryCandidates intersects the index sets of f in every partition's slot,
+// in one pipeline.
+func (s *Server) queryCandidates(ctx context.Context, f listFilter) ([]candidate, error) {
+	pipe := s.cfg.Redis.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, s.cfg.Partitions)
+	for p := range s.cfg.Partitions {
+		var keys []string
+		if f.status != "" {
+			keys = append(keys, s.cfg.Store.StatusKey(p, state.Status(f.status)))
+		}
+		if f.carrier != "" {
+			keys = append(keys, s.cfg.Store.CarrierKey(p, event.CarrierID(f.carrier)))
+		}
+		if f.port != "" {
+			keys = append(keys, s.cfg.Store.PortKey(p, event.PortCode(f.port)))
+		}
+		if len(keys) == 0 {
+			keys = append(keys, s.cfg.Store.ShipmentsKey(p))
+		}
+		switch {
+		case f.openAlert == "true":
+			cmds[p] = pipe.SInter(ctx, append(keys, s.cfg.Store.RecordKey(p, alerts.OpenShipmentsSet))...)
+		case f.openAlert == "false" && len(keys) == 1:
+			cmds[p] = pipe.SDiff(ctx, keys[0], s.cfg.Store.RecordKey(p, alerts.OpenShipmentsSet))
+		default:
+			// SDIFF takes keys, not an intersection: with several filters,
+			// "no open alert" is judged on the page's watches alone.
+			cmds[p] = pipe.SInter(ctx, keys...)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	var cands []candidate
+	for p, c := range cmds {
+		for _, id := range c.Val() {
+			cands = append(cands, candidate{event.ShipmentID(id), p})
+		}
+	}
+	slices.SortFunc(cands, func(a, b candidate) int { return strings.Compare(string(a.id), string(b.id)) })
+	return cands, nil
+}
+
+// listCache holds candidates per filter for a short while; flight makes
+// concurrent misses of one filter one query.
+type listCache struct {
+	ttl    time.Duration
+	flight singleflight.Group
+
+	mu      sync.Mutex // guards entries
+	entries map[string]cachedList
+}
+
+type cachedList struct {
+	at    time.Time
+	cands []candidate // shared: never changed once stored
+}
+
+// maxCachedLists bounds the filters remembered: combinations of status,
+// carrier and port are many, and each entry holds a list of IDs.
+const maxCachedLists = 256
+
+func (c *listCache) get(key string, now time.Time) ([]candidate, bool) {
+	if c.ttl <= 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || now.Sub(e.at) >= c.ttl {
+		return nil, false
+	}
+	return e.cands, true
+}
+
+func (c *listCache) put(key string, cands []candidate, now time.Time) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxCachedLists {
+		c.entries = map[string]cachedList{}
+	}
+	c.entries[key] = cachedList{at: now, cands: cands}
+}
+
+// matches says whether sh, as loaded, passes every filter of in: the
+// indexes' answer may be up to the cache's TTL old.
+func matches(in *listShipmentsInput, sh *state.Shipment, open []alerts.Alert) bool {
+	ix := state.IndexOf(sh)
+	m := sh.Manifest
+	switch {
+	case in.Status != "" && string(ix.Status) != in.Status,
+		in.Carrier != "" && string(ix.Carrier) != in.Carrier,
+		in.Port != "" && !slices.Contains(ix.Ports, event.PortCode(in.Port)),
+		in.Mode != "" && (m == nil || string(m.Mode) != in.Mode),
+		in.Product != "" && (m == nil || string(m.Product) != in.Product),
+		in.HasOpenAlert == "true" && len(open) == 0,
+		in.HasOpenAlert == "false" && len(open) > 0:
+		return false
+	}
+	return true
+}
+
 // listShipments pages through the shipments by ID. The index filters
-// (status, carrier, port) are set intersections in each partition's slot;
-// the rest are judged on the loaded states, a page at a time.
+// (status, carrier, port, open alerts) are set operations in each
+// partition's slot (see candidates); every filter is checked again on the
+// loaded states, a page at a time.
 func (s *Server) listShipments(ctx context.Context, in *listShipmentsInput) (*shipmentPageOutput, error) {
 	who := identity(ctx)
 	after, e := decodeCursor("s", in.Cursor)
@@ -280,54 +426,12 @@ func (s *Server) listShipments(ctx context.Context, in *listShipmentsInput) (*sh
 			return nil, invalid(err)
 		}
 	}
-	type cand struct {
-		id event.ShipmentID
-		p  int
-	}
-	pipe := s.cfg.Redis.Pipeline()
-	cmds := make([]*redis.StringSliceCmd, s.cfg.Partitions)
-	for p := range s.cfg.Partitions {
-		var keys []string
-		if in.Status != "" {
-			keys = append(keys, s.cfg.Store.StatusKey(p, state.Status(in.Status)))
-		}
-		if in.Carrier != "" {
-			keys = append(keys, s.cfg.Store.CarrierKey(p, event.CarrierID(in.Carrier)))
-		}
-		if in.Port != "" {
-			keys = append(keys, s.cfg.Store.PortKey(p, event.PortCode(in.Port)))
-		}
-		if len(keys) == 0 {
-			keys = append(keys, s.cfg.Store.ShipmentsKey(p))
-		}
-		switch in.HasOpenAlert {
-		case "true":
-			keys = append(keys, s.cfg.Store.RecordKey(p, alerts.OpenShipmentsSet))
-			cmds[p] = pipe.SInter(ctx, keys...)
-		case "false":
-			if len(keys) > 1 {
-				// SDIFF takes keys, not an intersection: this one filter
-				// of several is judged on the page's watches below.
-				cmds[p] = pipe.SInter(ctx, keys...)
-			} else {
-				cmds[p] = pipe.SDiff(ctx, keys[0], s.cfg.Store.RecordKey(p, alerts.OpenShipmentsSet))
-			}
-		default:
-			cmds[p] = pipe.SInter(ctx, keys...)
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	all, err := s.candidates(ctx, listFilter{in.Status, in.Carrier, in.Port, in.HasOpenAlert})
+	if err != nil {
 		return nil, err
 	}
-	var cands []cand
-	for p, c := range cmds {
-		for _, id := range c.Val() {
-			if id > after {
-				cands = append(cands, cand{event.ShipmentID(id), p})
-			}
-		}
-	}
-	slices.SortFunc(cands, func(a, b cand) int { return strings.Compare(string(a.id), string(b.id)) })
+	cands := all[sort.Search(len(all), func(i int) bool { return string(all[i].id) > after }):]
+	pipe := s.cfg.Redis.Pipeline()
 	page := ShipmentPage{Items: []ShipmentSummary{}}
 	for len(cands) > 0 {
 		batch := cands[:min(len(cands), in.Limit+1)]
@@ -346,22 +450,18 @@ func (s *Server) listShipments(ctx context.Context, in *listShipmentsInput) (*sh
 			if err != nil {
 				continue
 			}
-			sh, err := state.Decode(b)
-			if err != nil {
-				return nil, err
+			// goccy: a page decodes up to 2 x 501 documents, and
+			// encoding/json took most of a list's time.
+			sh := &state.Shipment{}
+			if err := gojson.Unmarshal(b, sh); err != nil {
+				return nil, fmt.Errorf("decode shipment state: %w", err)
 			}
 			w, _ := watches[i].Bytes()
 			open, err := openAlerts(w)
 			if err != nil {
 				return nil, fmt.Errorf("watch of %s: %w", sh.ID, err)
 			}
-			m := sh.Manifest
-			switch {
-			case !owns(who, sh),
-				in.Mode != "" && (m == nil || string(m.Mode) != in.Mode),
-				in.Product != "" && (m == nil || string(m.Product) != in.Product),
-				in.HasOpenAlert == "true" && len(open) == 0,
-				in.HasOpenAlert == "false" && len(open) > 0:
+			if !owns(who, sh) || !matches(in, sh, open) {
 				continue
 			}
 			if len(page.Items) == in.Limit {

@@ -57,9 +57,13 @@ func (t *tail) add(m kafka.Message) {
 	defer t.mu.Unlock()
 	t.recs = append(t.recs, m)
 	if len(t.recs) > t.limit {
+		// Reslice, not shift: append reallocates (copying only the
+		// limit kept) once the array is full, so an add is O(1)
+		// amortized where shifting the buffer was O(limit).
 		drop := len(t.recs) - t.limit
 		t.lo = t.recs[drop].Offset
-		t.recs = slices.Delete(t.recs, 0, drop)
+		clear(t.recs[:drop]) // let the dropped records' bytes go
+		t.recs = t.recs[drop:]
 	}
 	t.next = m.Offset + 1
 }
