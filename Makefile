@@ -6,7 +6,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 PKGS      := ./...
 
-.PHONY: all build vet test test-short test-kafka kafka-jars fuzz demo bench bench-peers clean
+.PHONY: all build vet test test-short test-kafka kafka-jars kstreams-peer fuzz demo bench bench-peers clean
 
 all: build vet test
 
@@ -51,16 +51,18 @@ $(KAFKA_LIBS)/kafka_2.13-3.9.1.jar: internal/realkafka/maven/pom.xml
 # tests (3 brokers), the ingest contract suite (10,000-message no-loss
 # bursts, restarts, outages) and the processor's state and fault tests
 # (SIGKILL, zombie, rebalance, ghost member, fetch outage, partition-count
-# change, Redis faults). One Kafka per test package, packages one after the
+# change, Redis faults), and the Kafka Streams peer of the benchmark checked
+# against inbond (pipeline). One Kafka per test package, packages one after the
 # other; unraced, as make test runs these same tests raced on kfake. The log
 # goes to .test-kafka.log.
 KAFKA_PROCESSOR_TESTS := TestStateEqualsReference|TestGracefulShutdownFlushes|TestCrashRecoverySIGKILL|TestZombieFlushIsFenced|TestRebalanceJoinLeave|TestDuplicatesChangeNothing|TestRedisRestart|TestRedisLosesEverything|TestRedisRollsBack|TestPartitionCountChangeStops|TestFetchOutageKeepsTheGeneration|TestRetentionGapIsCounted|TestKilledWhileJoiningLeavesNoGhost|TestCacheBoundKeepsState|TestAlertsSurviveSIGKILLs|TestLedgerSurvivesSIGKILL|TestStalledPartitionsAreReported
-test-kafka: kafka-jars
+test-kafka: kafka-jars kstreams-peer
 	@set -o pipefail; start=$$(date +%s); status=0; : > .test-kafka.log; \
 	  run() { INBOND_TEST_KAFKA=real $(GO) test -count=1 -p 1 -timeout 9m -v "$$@" >> .test-kafka.log 2>&1 || status=1; }; \
 	  run ./internal/realkafka ./internal/bus; \
 	  run ./ingest -run 'Contract'; \
 	  run ./processor -run '^($(KAFKA_PROCESSOR_TESTS))$$'; \
+	  run ./pipeline -run '^TestPeersKStreams$$'; \
 	  grep -E '^(--- |\s+--- FAIL|ok|FAIL|PASS$$|panic|testenv: started)|testenv\[.*kafka=' .test-kafka.log; \
 	  if [ $$status -ne 0 ]; then echo "---- failures (full log in .test-kafka.log) ----"; grep -B2 -A30 -E '^(\s*--- FAIL|panic:)' .test-kafka.log | head -400; fi; \
 	  echo "test-kafka: $$(( $$(date +%s) - start )) s on Apache Kafka 3.9.1"; exit $$status
@@ -89,9 +91,20 @@ bench:
 # Needs the real Redis on 127.0.0.1:6379. PEERS_FLAGS passes flags, e.g.
 # PEERS_FLAGS='--events 100000 --rounds 2'.
 PEERS_FLAGS ?=
-bench-peers: build
+# The Kafka Streams peer (bench/kstreams, Kafka Streams 3.9.1): its jar and
+# every runtime dependency in .cache/kstreams/libs (ignored by git), emptied
+# first so no jar of an older resolution stays on the class path.
+KSTREAMS_LIBS := .cache/kstreams/libs
+kstreams-peer: $(KSTREAMS_LIBS)/kstreams-peer.jar
+$(KSTREAMS_LIBS)/kstreams-peer.jar: bench/kstreams/pom.xml $(shell find bench/kstreams/src -type f)
+	rm -rf $(KSTREAMS_LIBS)
+	mvn -q -B -f bench/kstreams/pom.xml package -Dkstreams.out=$(CURDIR)/.cache/kstreams
+
+# The whole comparison on Apache Kafka (PEERS_FLAGS='--kafka kfake' for the
+# in-process one, where the Kafka Streams peer is left out).
+bench-peers: build kafka-jars kstreams-peer
 	cd bench/goka && $(GO) vet ./... && $(GO) build -o ../../bin/goka-peer .
-	./bin/inbond bench peers --goka-bin bin/goka-peer $(PEERS_FLAGS)
+	./bin/inbond bench peers --kafka real --goka-bin bin/goka-peer $(PEERS_FLAGS)
 
 clean:
 	rm -rf bin .test.log .test-race.log .test-replay.log .test-race.status .test-kafka.log

@@ -37,10 +37,24 @@ import (
 // peers`): the log's read ceiling, the same job as a goka processor, and
 // inbond, on the same pre-generated events in one run.
 type PeersConfig struct {
-	Redis     *redis.Client // a real Redis; keys go under Prefix and are deleted afterwards
-	Prefix    string
-	Events    int // default 300,000
-	Shipments int // default 1,000
+	Redis  *redis.Client // a real Redis; keys go under Prefix and are deleted afterwards
+	Prefix string
+	// Kafka is the cluster the benchmark starts: PeersKafkaFake (in-process
+	// kfake, the default) or PeersKafkaReal (Apache Kafka from
+	// internal/realkafka's jars). Brokers, when set, are a running cluster
+	// used instead.
+	Kafka   string
+	Brokers []string
+	// KStreamsLibs is the folder of the Kafka Streams peer's jars
+	// (bench/kstreams, `make kstreams-peer`; "" leaves it out): it runs
+	// twice, exactly_once_v2 and at_least_once. Java is the java binary
+	// (default realkafka.FindJava's), KStreamsCommit its commit interval
+	// (default 100 ms, inbond's flush interval).
+	KStreamsLibs   string
+	Java           string
+	KStreamsCommit time.Duration
+	Events         int // default 300,000
+	Shipments      int // default 1,000
 	// Rounds of (ceiling, goka, inbond), interleaved so all see the same
 	// machine; the best throughput of each is reported (default 3).
 	Rounds int
@@ -149,7 +163,11 @@ type RestartRun struct {
 	// in memory after the restart (their first application was lost with
 	// the process, never stored).
 	ReadAgainAtMost int64
-	StateMatches    bool // its final state equals the uninterrupted runs'
+	// AppliedTwice is, for Kafka Streams, the records folded more than
+	// once into the aggregate its changelog keeps (its Records count less
+	// those published): the effect the processing guarantee is about.
+	AppliedTwice int64
+	StateMatches bool // its final state equals the uninterrupted runs'
 }
 
 func (r RestartRun) String() string {
@@ -171,7 +189,13 @@ type PeersResult struct {
 	// Compared is how many shipments' final states were compared between
 	// goka and inbond (all of them equal, or Peers returns an error).
 	Compared int
-	Restarts []RestartRun
+	// Aggregates is, per Kafka Streams engine, how many shipments'
+	// aggregates read back from its changelog equal the same fields of
+	// inbond's state (all of them, or Peers returns an error), and
+	// AppliedTwice the records it folded into them more than once.
+	Aggregates   map[string]int
+	AppliedTwice map[string]int64
+	Restarts     []RestartRun
 }
 
 // Ratio is engine's best throughput as a fraction of the ceiling's.
@@ -204,13 +228,12 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 		cfg.GokaStorage = "memory"
 	}
 	b := &peerBench{cfg: cfg}
-	res := PeersResult{Best: map[string]PeerRun{}}
-	cluster, err := Start(ctx, Config{Kafka: Kafka{Embedded: true}})
+	res := PeersResult{Best: map[string]PeerRun{}, Aggregates: map[string]int{}, AppliedTwice: map[string]int64{}}
+	kafkaDesc, stopKafka, err := b.startKafka(ctx)
 	if err != nil {
 		return res, err
 	}
-	defer cluster.Stop() //nolint:errcheck // only a server runs; it stops without an error
-	b.brokers = cluster.Brokers
+	defer stopKafka()
 	defer cleanup(cfg.Redis, cfg.Prefix) //nolint:errcheck // best effort: the keys are under a prefix of their own
 	if b.tmp, err = os.MkdirTemp("", "inbond-bench-peers-"); err != nil {
 		return res, err
@@ -246,12 +269,17 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 	if b.env, err = alerts.DefaultEnv(); err != nil {
 		return res, err
 	}
-	b.say("inbond bench peers: %d events of %d shipments (%d preloaded, the last %d live at %.0f/s), %d partitions, %d rounds",
-		len(b.recs), len(b.ids), b.pre, len(b.recs)-b.pre, cfg.Rate, bus.DefaultPartitions, cfg.Rounds)
+	b.say("inbond bench peers: %d events of %d shipments (%d preloaded, the last %d live at %.0f/s), %d partitions, %d rounds, on %s",
+		len(b.recs), len(b.ids), b.pre, len(b.recs)-b.pre, cfg.Rate, bus.DefaultPartitions, cfg.Rounds, kafkaDesc)
 
 	engines := []string{EngineCeiling}
 	if cfg.GokaBinary != "" {
 		engines = append(engines, EngineGoka)
+	}
+	ksEngines := []string{}
+	if cfg.KStreamsLibs != "" {
+		ksEngines = []string{EngineKStreamsEOS, EngineKStreamsALOS}
+		engines = append(engines, ksEngines...)
 	}
 	engines = append(engines, EngineInbond)
 	if cfg.RulesOff {
@@ -269,6 +297,7 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 		engines = append(engines, flushEngine)
 	}
 	var gokaTable map[string]json.RawMessage
+	ksTables := map[string]map[string]ksAggregate{}
 	var inbondStore *state.Store
 	for round := range cfg.Rounds {
 		last := round == cfg.Rounds-1
@@ -280,6 +309,8 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 				e = &ceilingEngine{b: b}
 			case EngineGoka:
 				e = &gokaEngine{b: b, dump: last}
+			case EngineKStreamsEOS, EngineKStreamsALOS:
+				e = &kstreamsEngine{b: b, engine: name, dump: last}
 			case EngineInbond, EngineInbondNoRules:
 				e = &inbondEngine{b: b, rules: name == EngineInbond, keep: last && name == EngineInbond}
 			case EngineInbondProcess:
@@ -302,6 +333,10 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 			case *gokaEngine:
 				if e.table != nil {
 					gokaTable = e.table
+				}
+			case *kstreamsEngine:
+				if e.table != nil {
+					ksTables[e.engine] = e.table
 				}
 			case *inbondEngine:
 				if e.keep {
@@ -326,11 +361,30 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 		res.Compared = n
 		b.say("final state: goka's table and inbond's Redis hold the same %d shipments, byte for byte (state.Encode)", n)
 	}
+	for _, name := range ksEngines {
+		if ksTables[name] == nil || inbondStore == nil {
+			return res, fmt.Errorf("%s: no aggregates read back to compare", name)
+		}
+		n, twice, err := b.compareAggregates(ctx, name+"'s changelog", ksTables[name], inbondStore)
+		if err != nil {
+			return res, err
+		}
+		res.Aggregates[name], res.AppliedTwice[name] = n, twice
+		b.say("final state: %s's changelog and inbond's Redis agree on the compared fields of all %d shipments; records folded more than once: %d", name, n, twice)
+	}
 	if cfg.Restart {
 		if cfg.GokaBinary != "" {
 			r, err := b.restartGoka(ctx, inbondStore)
 			if err != nil {
 				return res, fmt.Errorf("goka restart: %w", err)
+			}
+			b.say("%s", r)
+			res.Restarts = append(res.Restarts, r)
+		}
+		for _, name := range ksEngines {
+			r, err := b.restartKStreams(ctx, name, inbondStore)
+			if err != nil {
+				return res, fmt.Errorf("%s restart: %w", name, err)
 			}
 			b.say("%s", r)
 			res.Restarts = append(res.Restarts, r)
@@ -350,6 +404,12 @@ func Peers(ctx context.Context, cfg PeersConfig) (PeersResult, error) {
 	}
 	if g := res.Best[EngineGoka].PerSecond; g > 0 {
 		b.say("inbond / goka = %.2f", res.Best[EngineInbond].PerSecond/g)
+	}
+	if k := res.Best[EngineKStreamsEOS].PerSecond; k > 0 {
+		b.say("inbond / kstreams-eos = %.2f", res.Best[EngineInbond].PerSecond/k)
+		if p := res.Best[EngineInbondProcess].PerSecond; p > 0 {
+			b.say("inbond-process / kstreams-eos = %.2f (both child processes)", p/k)
+		}
 	}
 	return res, nil
 }
@@ -439,6 +499,8 @@ func (b *peerBench) run(ctx context.Context, round int, name string, e peerEngin
 		childCPU = procCPU(e.child.cmd.Process.Pid)
 	case *inbondProcEngine:
 		childCPU = procCPU(e.child.cmd.Process.Pid)
+	case *kstreamsEngine:
+		childCPU = procCPU(e.childPID())
 	}
 	sent, err := b.publishLive(ctx, topic, b.recs[b.pre:], b.cfg.Rate, name+" live")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/testenv"
 )
 
@@ -94,3 +95,50 @@ func TestPeersCeilingAndInbond(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// TestPeersKStreams runs the Kafka Streams peer (bench/kstreams, both
+// guarantees) small on Apache Kafka beside the ceiling and inbond, with a
+// SIGKILL mid-stream for each: its aggregates read back from its changelog
+// must equal the same fields of inbond's state, every live event must be
+// timed, and exactly_once_v2 must fold no record twice into the durable
+// aggregate after the SIGKILL. It needs INBOND_TEST_KAFKA=real (make
+// test-kafka builds the peer first); there, a missing Java or jar fails.
+func TestPeersKStreams(t *testing.T) {
+	if !testenv.RealKafka() {
+		t.Skipf("Kafka Streams runs on Apache Kafka only: make test-kafka (%s=real) runs this test", testenv.KafkaEnv)
+	}
+	libs := filepath.Join("..", KStreamsLibs)
+	if _, err := os.Stat(filepath.Join(libs, "kstreams-peer.jar")); err != nil {
+		t.Fatalf("the Kafka Streams peer is not built (make kstreams-peer): %v", err)
+	}
+	brokers := testenv.Kafka(t, embedded.KafkaConfig{})
+	r := testenv.NewRedis(t)
+	cfg := PeersConfig{Redis: r.Client, Prefix: r.Prefix, Brokers: brokers, KStreamsLibs: libs,
+		Events: 3000, Shipments: 40, Rounds: 1, Rate: 5000, Restart: true, RestartRate: 5000, Out: testWriter{t}}
+	res, err := Peers(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{EngineKStreamsEOS, EngineKStreamsALOS} {
+		run := res.Best[name]
+		if run.PerSecond <= 0 || run.Live == 0 || run.Latency.P50 <= 0 {
+			t.Errorf("%s: %+v", name, run)
+		}
+		// Peers fails unless every shipment of the events is compared equal.
+		if res.Aggregates[name] == 0 || res.AppliedTwice[name] != 0 {
+			t.Errorf("%s: %d shipments' aggregates equal inbond's, %d records folded twice without a failure (want 0)",
+				name, res.Aggregates[name], res.AppliedTwice[name])
+		}
+	}
+	if len(res.Restarts) != 2 {
+		t.Fatalf("restarts: %+v", res.Restarts)
+	}
+	for _, rr := range res.Restarts {
+		if !rr.StateMatches || rr.Recovery <= 0 {
+			t.Errorf("%s after SIGKILL: %+v", rr.Engine, rr)
+		}
+		if rr.Engine == EngineKStreamsEOS && rr.AppliedTwice != 0 {
+			t.Errorf("exactly_once_v2 folded %d records twice into its changelog after a SIGKILL", rr.AppliedTwice)
+		}
+	}
+}

@@ -16,7 +16,8 @@ import (
 )
 
 // benchPeersCommand is `inbond bench peers`: inbond against the log's read
-// ceiling and the same job on goka (bench/goka), in one run.
+// ceiling, the same job on goka (bench/goka) and its fold on Kafka Streams
+// (bench/kstreams, on --kafka real), in one run.
 func benchPeersCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("inbond bench peers", flag.ExitOnError)
 	var rf redisFlags
@@ -35,6 +36,10 @@ func benchPeersCommand() *ffcli.Command {
 	processEnv := fs.String("process-env", "", "also run inbond process (a child, rules off) with these space-separated KEY=VALUE settings in its environment (e.g. 'GOGC=400'), next to the same without")
 	flushInterval := fs.Duration("flush-interval", 0, "also run inbond (rules on) flushing at this interval (default 100ms): the latency it buys")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the last round's inbond (rules on) catch-up to this file")
+	kafkaKind := fs.String("kafka", pipeline.PeersKafkaFake, "the Kafka the run starts: kfake (in process) or real (Apache Kafka from `make kafka-jars`, one broker)")
+	withKStreams := fs.String("kstreams", "auto", "run the Kafka Streams peer (bench/kstreams) twice, exactly_once_v2 and at_least_once: true, false, or auto (with --kafka real)")
+	kstreamsLibs := fs.String("kstreams-libs", pipeline.KStreamsLibs, "the Kafka Streams peer's jars (`make kstreams-peer` puts them there)")
+	kstreamsCommit := fs.Duration("kstreams-commit", 0, "the Kafka Streams peer's commit.interval.ms (default 100ms, inbond's flush interval)")
 	c := command("peers", "inbond bench peers [flags]",
 		"Measure inbond against the field: the log's read ceiling and the same job as a goka processor, on the same events, interleaved, with events/s, end-to-end latency, restart after SIGKILL and the final states compared.",
 		fs, func(ctx context.Context, _ []string) error {
@@ -61,12 +66,30 @@ func benchPeersCommand() *ffcli.Command {
 					return err
 				}
 			}
+			libs := ""
+			switch *withKStreams {
+			case "true":
+				libs = *kstreamsLibs
+			case "auto":
+				if *kafkaKind == pipeline.PeersKafkaReal {
+					libs = *kstreamsLibs
+				}
+			case "false":
+			default:
+				return fmt.Errorf("--kstreams %q: true, false or auto", *withKStreams)
+			}
+			if libs != "" {
+				if _, err := os.Stat(filepath.Join(libs, "kstreams-peer.jar")); err != nil {
+					return fmt.Errorf("the Kafka Streams peer is not built in %s (run make kstreams-peer, or pass --kstreams=false): %w", libs, err)
+				}
+			}
 			self, err := os.Executable()
 			if err != nil {
 				return err
 			}
-			fmt.Printf("inbond bench peers: Redis %s (keys under %s, removed afterwards), goka peer %s\n", rf.addr, rf.prefix, bin)
+			fmt.Printf("inbond bench peers: Redis %s (keys under %s, removed afterwards), goka peer %q, Kafka Streams peer %q\n", rf.addr, rf.prefix, bin, libs)
 			_, err = pipeline.Peers(ctx, pipeline.PeersConfig{
+				Kafka: *kafkaKind, KStreamsLibs: libs, KStreamsCommit: *kstreamsCommit,
 				Redis: rdb, Prefix: rf.prefix, Events: *events, Shipments: *shipments, Rounds: *rounds,
 				Live: *live, Rate: *rate, GokaBinary: bin, GokaStorage: *gokaStorage, InbondBinary: self,
 				Restart: *restart, RestartRate: *restartRate, RulesOff: *rulesOff, ProcessEnv: strings.Fields(*processEnv), FlushInterval: *flushInterval, CPUProfile: *cpuProfile, Out: os.Stdout,
