@@ -30,6 +30,7 @@ import (
 	"github.com/inbond/inbond/ledger/anchor"
 	"github.com/inbond/inbond/pipeline"
 	"github.com/inbond/inbond/processor"
+	"github.com/inbond/inbond/report"
 	"github.com/inbond/inbond/sim"
 	"github.com/inbond/inbond/state"
 	"github.com/segmentio/kafka-go"
@@ -94,6 +95,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	sysCfg.API = &api.Config{Listen: freeOr(cfg.APIAddr, "dashboard", log), Tokens: []string{"cbp=" + token}}
+	// The month's DOE reports, once simulated time has passed its end and
+	// six simulated hours of grace (at 7200x, about six minutes in).
+	sysCfg.Reports = &report.SchedulerConfig{Dir: filepath.Join(ledgerDir, "reports"), Now: clock.now, MaxSleep: 5 * time.Second}
 	sysCfg.MetricsAddr, sysCfg.MetricsBestEffort, sysCfg.Log = cfg.MetricsAddr, true, log
 	sys, err := pipeline.Start(ctx, sysCfg)
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/inbond/inbond/ledger/anchor"
 	"github.com/inbond/inbond/ledger/audit"
 	"github.com/inbond/inbond/processor"
+	"github.com/inbond/inbond/report"
 	"github.com/inbond/inbond/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -54,6 +55,11 @@ type Config struct {
 	// ledger's log and key when the system's anchor runs, and the
 	// processors' group for /readyz when its processor runs).
 	API *api.Config
+	// Reports runs the DOE report scheduler over the system's archive and
+	// ledger (it needs Anchor unless Source is given; Source, Metrics and
+	// Log are filled in by Start when zero). The API serves its Dir when
+	// API.Reports is empty.
+	Reports *report.SchedulerConfig
 
 	// MetricsAddr is the listen address of /metrics ("" disables it).
 	MetricsAddr string
@@ -211,6 +217,11 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	}
 	if cfg.Anchor != nil {
 		if err := s.startAnchor(ctx, cfg.Redis, *cfg.Anchor); err != nil {
+			return s, err
+		}
+	}
+	if cfg.Reports != nil {
+		if err := s.startReports(ctx, cfg, *cfg.Reports); err != nil {
 			return s, err
 		}
 	}
@@ -452,6 +463,9 @@ func (s *System) startAPI(ctx context.Context, cfg Config, ac api.Config) error 
 	}
 	ac.Store, ac.Redis, ac.Brokers, ac.Gatherer, ac.Log = s.Store, s.rdb, s.Brokers, s.Registry, s.log
 	ac.Partitions = cmp.Or(ac.Partitions, cfg.Kafka.Partitions)
+	if cfg.Reports != nil && ac.Reports == "" {
+		ac.Reports = cfg.Reports.Dir
+	}
 	if s.Anchor != nil && ac.LedgerLog == "" {
 		ac.LedgerLog, ac.VerifierKey = s.anchorDir, s.Anchor.VerifierKey()
 	}
@@ -465,6 +479,55 @@ func (s *System) startAPI(ctx context.Context, cfg Config, ac api.Config) error 
 	s.API = srv
 	s.log.Info("api starting", zap.String("http", srv.Addr()), zap.String("ledger", ac.LedgerLog))
 	s.run("api", srv.Run)
+	return nil
+}
+
+// anchorFirstCheckpoint bounds the wait for a new log's first checkpoint.
+const anchorFirstCheckpoint = 30 * time.Second
+
+func (s *System) startReports(ctx context.Context, cfg Config, rc report.SchedulerConfig) error {
+	if err := s.openStore(ctx, cfg.Redis); err != nil {
+		return err
+	}
+	if rc.Source.Log == nil {
+		if s.Anchor == nil {
+			return errors.New("pipeline: the report scheduler reads the ledger's log: run the anchor too, or give the scheduler a Source")
+		}
+		// Tessera writes the new log's first checkpoint shortly after
+		// the anchor starts; a pass before it would only fail and retry.
+		lr, err := report.OpenLog(s.anchorDir)
+		for wait := time.Now().Add(anchorFirstCheckpoint); err != nil && time.Now().Before(wait); {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.ended:
+				return fmt.Errorf("pipeline: a stage stopped before the log's first checkpoint: %w", s.stageErrors())
+			case <-time.After(50 * time.Millisecond):
+			}
+			lr, err = report.OpenLog(s.anchorDir)
+		}
+		if err != nil {
+			return err
+		}
+		key, err := audit.Verifier(s.Anchor.VerifierKey())
+		if err != nil {
+			return err
+		}
+		rc.Source = report.Source{Brokers: s.Brokers, Log: lr, Key: key,
+			Alerts: report.StoreAlerts(s.Store, cmp.Or(cfg.Kafka.Partitions, bus.DefaultPartitions))}
+	}
+	if rc.Metrics == nil {
+		rc.Metrics = report.NewSchedulerMetrics(s.Registry)
+	}
+	if rc.Log == nil {
+		rc.Log = s.log.Named("report")
+	}
+	sched, err := report.NewScheduler(rc)
+	if err != nil {
+		return err
+	}
+	s.log.Info("report scheduler starting", zap.String("dir", rc.Dir), zap.String("endpoint", rc.Endpoint))
+	s.run("reports", sched.Run)
 	return nil
 }
 

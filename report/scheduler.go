@@ -70,8 +70,11 @@ type SchedulerConfig struct {
 	Metrics *SchedulerMetrics
 	Log     *zap.Logger
 	// Now is the clock deciding which periods are closed (default
-	// time.Now).
-	Now func() time.Time
+	// time.Now). MaxSleep is the longest real wait between passes (default
+	// 1 h): a clock that runs faster than the wall's (the demo's simulated
+	// one) needs a shorter one, since waits are computed on Now.
+	Now      func() time.Time
+	MaxSleep time.Duration
 }
 
 // SchedulerMetrics are a Scheduler's Prometheus metrics.
@@ -166,6 +169,7 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	}
 	cfg.Attempts = cmp.Or(cfg.Attempts, 8)
 	cfg.Recheck = cmp.Or(cfg.Recheck, 15*time.Minute)
+	cfg.MaxSleep = cmp.Or(cfg.MaxSleep, time.Hour)
 	cfg.MaxRetryAfter = cmp.Or(cfg.MaxRetryAfter, 5*time.Minute)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -259,7 +263,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		// Woken at least hourly: a wall clock stepped or a machine
 		// suspended does not push a period's report back by a month.
-		wait = max(min(wait, time.Hour), time.Second)
+		wait = max(min(wait, s.cfg.MaxSleep), time.Second)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
