@@ -1,23 +1,65 @@
-// The reports page. The DOE/EIA monthly reports come from /v1/reports,
-// which another part of issue 18 adds: until it answers, this page says so
-// rather than showing nothing. Aggregates are shown for every role that may
-// read them.
+// The reports page: the DOE monthly reports the scheduler produced
+// (/v1/reports), newest period first, each file with the ledger checkpoint
+// it was computed at, and the aggregates for every role that may read them.
+//
+// A file is fetched with the bearer header like every call (a plain link
+// would go without it) and handed to the browser as a blob: the HTML page
+// opens in a new tab, CSV and JSON download under their own names.
 
-import { get } from './api.js';
+import { get, token } from './api.js';
 import { h, fmtNum } from './dom.js';
+
+const FORMS = {
+  'eia-814': 'EIA-814 crude oil imports',
+  'fe-746r': 'FE-746R natural gas imports, exports, in transit',
+  'inbond-summary': 'In-bond summary',
+  metering: 'Metering by shipment and day',
+  doe: 'The month, for people (HTML, prints to PDF)',
+};
+
+async function open(file) {
+  const res = await fetch(file.href, { headers: { Authorization: `Bearer ${token()}` }, cache: 'no-store' });
+  if (!res.ok) throw new Error(`${file.name}: HTTP ${res.status}`);
+  const url = URL.createObjectURL(await res.blob());
+  if (file.format === 'html') {
+    window.open(url, '_blank', 'noopener');
+  } else {
+    const a = h('a', { href: url, download: file.name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+function period(p) {
+  const byForm = new Map();
+  for (const f of p.files) byForm.set(f.form, [...(byForm.get(f.form) || []), f]);
+  const cp = p.files[0]?.checkpoint;
+  return h('section.report', {},
+    h('h2', { text: p.period }),
+    cp && h('p.checkpoint', { text: `computed at ledger checkpoint ${cp.origin}, tree size ${cp.tree_size}, root ${cp.root.slice(0, 16)}…` }),
+    h('table.reports', {}, h('tbody', {}, [...byForm].map(([form, files]) => h('tr', {},
+      h('th', { text: FORMS[form] || form }),
+      h('td', {}, files.map((f) => h('button.file', {
+        type: 'button', title: `${f.name}, ${fmtNum(f.bytes)} bytes, sha256 ${f.sha256}`,
+        onclick: (ev) => open(f).catch((e) => { ev.target.textContent = e.message; }),
+      }, f.format))))))));
+}
 
 export async function showReports(root, role) {
   root.replaceChildren(h('h1', { text: 'Reports' }), h('p.loading', { text: 'Loading…' }));
   const parts = [h('h1', { text: 'Reports' })];
   try {
     const r = await get('/v1/reports');
-    const items = Array.isArray(r) ? r : r.items || [];
-    parts.push(h('p', { text: 'DOE/EIA import reports, by period:' }),
-      h('ul.reports', {}, items.map((it) => h('li', { text: [it.period, it.kind || it.type, it.checkpoint].filter(Boolean).join(' · ') || JSON.stringify(it) }))));
+    parts.push(r.periods.length
+      ? h('div.periods', {}, r.periods.map(period))
+      : h('p.placeholder', { text: 'No period has closed yet: each month\'s reports appear here once its grace period has passed.' }));
+    parts.push(h('p.hint', {}, 'Each file names the checkpoint it was computed at; ',
+      h('code', { text: 'inbond report verify FILE --key VKEY' }), ' re-derives every total from the archive.'));
   } catch (e) {
-    parts.push(h('p.placeholder', {}, 'The DOE monthly reports (EIA-814 crude oil; natural gas imports) will be listed here from ',
-      h('code', { text: '/v1/reports' }), ` once it is served (${e.status === 404 ? 'not yet' : e.message}). Until then: `,
-      h('code', { text: 'inbond report doe --period YYYY-MM' }), '.'));
+    parts.push(h('p.placeholder', {}, `The reports are not available here (${e.status === 503 ? 'no report directory configured' : e.message}). `,
+      h('code', { text: 'inbond report doe --period YYYY-MM' }), ' computes one.'));
   }
   if (role === 'cbp' || role === 'doe') {
     try {
