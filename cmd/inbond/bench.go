@@ -9,6 +9,7 @@ import (
 
 	"github.com/inbond/inbond/pipeline"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/redis/go-redis/v9"
 )
 
 func benchCommand() *ffcli.Command {
@@ -22,15 +23,11 @@ func benchCommand() *ffcli.Command {
 	c := command("bench", "inbond bench [flags] | inbond bench peers [flags] | inbond bench api [flags]",
 		"Measure the processor: stream pre-generated events through in-process Kafka into it with the real Redis at --redis, next to a baseline measured in the same run (read from Kafka, one pipelined Redis write per event).",
 		fs, func(ctx context.Context, _ []string) error {
-			rf.prefix = fmt.Sprintf("%sbench:%d:", rf.prefix, time.Now().UnixNano())
-			rdb, err := rf.client()
+			rdb, err := rf.benchClient(ctx, "bench")
 			if err != nil {
 				return err
 			}
 			defer rdb.Close()
-			if err := rdb.Ping(ctx).Err(); err != nil {
-				return fmt.Errorf("the benchmark needs a real Redis: %s: %w", rf.addr, err)
-			}
 			fmt.Printf("inbond bench: %d events, %d shipments, Redis %s (keys under %s, removed afterwards)\n", *events, *shipments, rf.addr, rf.prefix)
 			if _, err = pipeline.Bench(ctx, pipeline.BenchConfig{
 				Redis: rdb, Prefix: rf.prefix, Events: *events, Shipments: *shipments, Out: os.Stdout,
@@ -57,19 +54,30 @@ func benchAPICommand() *ffcli.Command {
 	return command("api", "inbond bench api [flags]",
 		"Measure the API: p50/p99 of the shipment list and one shipment with the state full, idle (the baseline) and while the processor ingests --rate events/s.",
 		fs, func(ctx context.Context, _ []string) error {
-			rf.prefix = fmt.Sprintf("%sbench-api:%d:", rf.prefix, time.Now().UnixNano())
-			rdb, err := rf.client()
+			rdb, err := rf.benchClient(ctx, "bench-api")
 			if err != nil {
 				return err
 			}
 			defer rdb.Close()
-			if err := rdb.Ping(ctx).Err(); err != nil {
-				return fmt.Errorf("the benchmark needs a real Redis: %s: %w", rf.addr, err)
-			}
 			fmt.Printf("inbond bench api: %d shipments, %.0f events/s, %s a phase, %d clients, Redis %s (keys under %s, removed afterwards)\n",
 				*shipments, *rate, *duration, *clients, rf.addr, rf.prefix)
 			_, err = pipeline.BenchAPI(ctx, pipeline.APIBenchConfig{Redis: rdb, Prefix: rf.prefix, Shipments: *shipments,
 				Rate: *rate, Duration: *duration, Clients: *clients, Out: os.Stdout})
 			return err
 		})
+}
+
+// benchClient connects a benchmark to the real Redis the flags name, under
+// a prefix of its own (name and the time) that it removes afterwards.
+func (r *redisFlags) benchClient(ctx context.Context, name string) (*redis.Client, error) {
+	r.prefix = fmt.Sprintf("%s%s:%d:", r.prefix, name, time.Now().UnixNano())
+	rdb, err := r.client()
+	if err != nil {
+		return nil, err
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("the benchmark needs a real Redis: %s: %w", r.addr, err)
+	}
+	return rdb, nil
 }
