@@ -54,22 +54,9 @@ func TestLedgerRoutesProveAShipmentOnARunningSystem(t *testing.T) {
 	t.Cleanup(e.http.Close)
 	e.loadDocument()
 
-	sc, err := sim.LoadScenario("clean")
-	if err != nil {
+	if _, err := sim.PlayScenario(ctx, "clean", 1, sys.MQTTURL, "api-ledger-test", sys.Brokers, sim.Pace{}); err != nil {
 		t.Fatal(err)
 	}
-	stream, err := sim.Generate(sc, 1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := sim.NewNetPublisher(sys.MQTTURL, "api-ledger-test", sys.Brokers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sim.Play(ctx, stream.Messages, pub, sim.Pace{}); err != nil {
-		t.Fatal(err)
-	}
-	_ = pub.Close()
 
 	// A pipeline shipment of ENBR's, once every event of it is anchored.
 	const id = "CRUDE-NECHE-PTHURON"

@@ -44,23 +44,11 @@ func TestEmbeddedSystemCarriesAScenarioIntoState(t *testing.T) {
 	defer sys.Stop() //nolint:errcheck // checked below on the happy path
 	t.Logf("testenv: kafka=in-process kfake %v, mqtt=in-process mochi %s (pipeline.Embedded)", sys.Brokers, sys.MQTTURL)
 
-	sc, err := sim.LoadScenario("clean")
+	stream, err := sim.PlayScenario(ctx, "clean", 1, sys.MQTTURL, "pipeline-test-carriers", sys.Brokers, sim.Pace{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream, err := sim.Generate(sc, 1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := sim.NewNetPublisher(sys.MQTTURL, "pipeline-test-carriers", sys.Brokers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := sim.Play(ctx, stream.Messages, pub, sim.Pace{})
-	_ = pub.Close()
-	if err != nil || n != len(stream.Messages) {
-		t.Fatalf("published %d of %d messages: %v", n, len(stream.Messages), err)
-	}
+	n := len(stream.Messages)
 	for {
 		events, dlq, err := sys.Forwarded(ctx)
 		if err != nil {
@@ -124,6 +112,10 @@ func TestEmbeddedSystemCarriesAScenarioIntoState(t *testing.T) {
 		if string(stored) != string(want) {
 			t.Errorf("shipment %s differs from the input applied once:\n got  %.300s\n want %.300s", l.Shipment, stored, want)
 		}
+	}
+	sc, err := sim.LoadScenario("clean")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if expected != len(sc.Shipments) || expected != len(reference) {
 		t.Fatalf("%d labels, %d shipments in the scenario, %d on inbond.events", expected, len(sc.Shipments), len(reference))

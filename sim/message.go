@@ -152,3 +152,30 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 		return ctx.Err()
 	}
 }
+
+// PlayScenario generates the shipped or filed scenario name with seed and
+// plays all of it, at pace, into the carriers' protocols: MQTT at mqttURL,
+// Kafka at brokers, as clientID. It returns the stream played (messages
+// and ground-truth labels): what a test of the whole system starts with.
+func PlayScenario(ctx context.Context, name string, seed uint64, mqttURL, clientID string, brokers []string, pace Pace) (*Stream, error) {
+	sc, err := LoadScenario(name)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := Generate(sc, seed, nil)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := NewNetPublisher(mqttURL, clientID, brokers)
+	if err != nil {
+		return nil, err
+	}
+	n, err := Play(ctx, stream.Messages, pub, pace)
+	if cerr := pub.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != len(stream.Messages) {
+		err = fmt.Errorf("sim: played %d of %d messages", n, len(stream.Messages))
+	}
+	return stream, err
+}
