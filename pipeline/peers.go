@@ -1098,6 +1098,9 @@ type peerChild struct {
 }
 
 func (b *peerBench) startGoka(topic, group string, extra ...string) (*peerChild, error) {
+	if err := b.ensureServed(group+"-table", map[string]string{"cleanup.policy": "compact"}); err != nil {
+		return nil, err
+	}
 	args := append([]string{"--brokers", strings.Join(b.brokers, ","), "--topic", topic, "--group", group,
 		"--partitions", strconv.Itoa(bus.DefaultPartitions), "--storage", b.cfg.GokaStorage, "--dir", filepath.Join(b.tmp, group+".leveldb")}, extra...)
 	return startChild(b.cfg.GokaBinary, args, func(c *peerChild, line string) {

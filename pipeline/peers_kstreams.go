@@ -104,6 +104,32 @@ func (b *peerBench) ensureInbondTopics(ctx context.Context) error {
 	}
 }
 
+// ensureServed creates topic (bus.DefaultPartitions partitions, configs)
+// where missing and waits until its partitions answer for their end
+// offsets. goka creates its table topic itself and at once asks for its
+// oldest offsets: on Apache Kafka a new topic's partitions are served a
+// moment after CreateTopics returns, and goka fails on the NOT_LEADER
+// answer instead of retrying, so the benchmark creates it first (as a
+// deployment creates its topics ahead).
+func (b *peerBench) ensureServed(topic string, configs map[string]string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		err := bus.EnsureTopics(ctx, b.brokers, []bus.TopicSpec{{Topic: event.Topic(topic), Partitions: bus.DefaultPartitions, Configs: configs}})
+		if err == nil {
+			var ends []int64
+			if ends, err = bus.EndOffsets(ctx, b.brokers, topic); err == nil && len(ends) == bus.DefaultPartitions {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create %s: %v", topic, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // kstreamsEngine is the Kafka Streams peer as a child JVM. A record has its
 // result when the application's committed offset passes it: under
 // exactly_once_v2 its transaction (changelog writes and offsets) committed,
