@@ -106,7 +106,12 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 
 	Log *zap.Logger
-	Now func() time.Time
+	// Now is the wall clock: rate limits, caches. EventClock stamps what
+	// the API writes to the log, commands and manifests, as received
+	// (default Now): the demo and replay, whose carriers live in simulated
+	// time, pass theirs, as they do to the gateways.
+	Now        func() time.Time
+	EventClock func() time.Time
 }
 
 // Server is a configured API. Handler serves it; Run also listens on
@@ -145,6 +150,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.EventClock == nil {
+		cfg.EventClock = cfg.Now
+	}
 	if cfg.TokenOut == nil {
 		cfg.TokenOut = os.Stderr
 	}
@@ -161,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.limits = newLimiter(rate.Limit(cfg.RateLimit), cfg.Burst)
-	s.desk = &desk.Desk{Store: cfg.Store, Writer: s.cfg.Writer, Partitions: cfg.Partitions, Now: cfg.Now}
+	s.desk = &desk.Desk{Store: cfg.Store, Writer: s.cfg.Writer, Partitions: cfg.Partitions, Now: cfg.EventClock}
 	s.hub = newHub(cfg.Brokers, cfg.Partitions, cfg.StreamBuffer, s.log)
 	s.routes()
 	if cfg.Listen != "" {

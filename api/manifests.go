@@ -87,7 +87,7 @@ func checkManifest(body []byte, shipment event.ShipmentID, now time.Time) (*even
 
 func (s *Server) postManifest(ctx context.Context, in *manifestInput) (*manifestOutput, error) {
 	who := identity(ctx)
-	e, bad := checkManifest(in.RawBody, event.ShipmentID(in.Shipment), s.cfg.Now())
+	e, bad := checkManifest(in.RawBody, event.ShipmentID(in.Shipment), s.cfg.EventClock())
 	if bad != nil {
 		return nil, bad
 	}

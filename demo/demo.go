@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	sysCfg.API = &api.Config{Listen: freeOr(cfg.APIAddr, "dashboard", log), Tokens: []string{"cbp=" + token}}
+	sysCfg.API = &api.Config{Listen: freeOr(cfg.APIAddr, "dashboard", log), Tokens: []string{"cbp=" + token}, EventClock: clock.now}
 	// The month's DOE reports, once simulated time has passed its end and
 	// six simulated hours of grace (at 7200x, about six minutes in).
 	sysCfg.Reports = &report.SchedulerConfig{Dir: filepath.Join(ledgerDir, "reports"), Now: clock.now, MaxSleep: 5 * time.Second}
@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.OfficerAfter > 0 {
 		officerW := bus.NewWriter(sys.Brokers)
 		defer officerW.Close()
-		d := &desk.Desk{Store: sys.Store, Writer: officerW}
+		d := &desk.Desk{Store: sys.Store, Writer: officerW, Now: clock.now}
 		wg.Go(func() { dutyOfficer(tailCtx, d, cfg.OfficerAfter, log) })
 	}
 
