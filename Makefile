@@ -59,7 +59,7 @@ $(KAFKA_LIBS)/kafka_2.13-3.9.1.jar: internal/realkafka/maven/pom.xml
 # against inbond (pipeline). One Kafka per test package, packages one after the
 # other; unraced, as make test runs these same tests raced on kfake. The log
 # goes to .test-kafka.log.
-KAFKA_PROCESSOR_TESTS := TestStateEqualsReference|TestGracefulShutdownFlushes|TestCrashRecoverySIGKILL|TestZombieFlushIsFenced|TestRebalanceJoinLeave|TestDuplicatesChangeNothing|TestRedisRestart|TestRedisLosesEverything|TestRedisRollsBack|TestPartitionCountChangeStops|TestFetchOutageKeepsTheGeneration|TestRetentionGapIsCounted|TestKilledWhileJoiningLeavesNoGhost|TestCacheBoundKeepsState|TestAlertsSurviveSIGKILLs|TestLedgerSurvivesSIGKILL|TestStalledPartitionsAreReported
+KAFKA_PROCESSOR_TESTS := TestStateEqualsReference|TestGracefulShutdownFlushes|TestCrashRecoverySIGKILL|TestZombieFlushIsFenced|TestRebalanceJoinLeave|TestDuplicatesChangeNothing|TestRedisRestart|TestRedisLosesEverything|TestRedisRollsBack|TestPartitionCountChangeStops|TestFetchOutageKeepsTheGeneration|TestRetentionGapIsCounted|TestKilledWhileJoiningLeavesNoGhost|TestCacheBoundKeepsState|TestAlertsSurviveSIGKILLs|TestLedgerSurvivesSIGKILL|TestLedgerReopensPastRetention|TestStalledPartitionsAreReported
 test-kafka: kafka-jars kstreams-peer
 	@set -o pipefail; start=$$(date +%s); status=0; : > .test-kafka.log; \
 	  run() { INBOND_TEST_KAFKA=real $(GO) test -count=1 -p 1 -timeout 9m -v "$$@" >> .test-kafka.log 2>&1 || status=1; }; \

@@ -426,22 +426,10 @@ func TestFetchOutageKeepsTheGeneration(t *testing.T) {
 	matchesReference(t, snapshot(t, r.Client, r.Prefix), store, envs, bus.DefaultPartitions)
 }
 
-// TestRetentionGapIsCounted deletes the older half of one partition before
-// the processor has read it, as retention does to a processor down too long.
-// Those events can never reach state; the processor must say how many were
-// lost (inbond_processor_skipped_offsets_total) rather than skip them quietly.
-func TestRetentionGapIsCounted(t *testing.T) {
-	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 50, 3_000, 41)
-	produce(t, brokers, envs)
-	ends := testenv.EndOffsets(t, brokers, string(event.TopicEvents))
-	part := 0
-	for p, end := range ends {
-		if end > ends[part] {
-			part = p
-		}
-	}
-	cut := ends[part] / 2
-
+// deleteRecordsBelow deletes partition part's records of inbond.events
+// below offset cut, as retention does.
+func deleteRecordsBelow(t *testing.T, brokers []string, part int, cut int64) {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -459,6 +447,25 @@ func TestRetentionGapIsCounted(t *testing.T) {
 	if err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
 		t.Fatalf("delete records below %d of partition %d: %v %+v", cut, part, err, resp)
 	}
+}
+
+// TestRetentionGapIsCounted deletes the older half of one partition before
+// the processor has read it, as retention does to a processor down too long.
+// Those events can never reach state; the processor must say how many were
+// lost (inbond_processor_skipped_offsets_total) rather than skip them quietly.
+func TestRetentionGapIsCounted(t *testing.T) {
+	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 50, 3_000, 41)
+	produce(t, brokers, envs)
+	ends := testenv.EndOffsets(t, brokers, string(event.TopicEvents))
+	part := 0
+	for p, end := range ends {
+		if end > ends[part] {
+			part = p
+		}
+	}
+	cut := ends[part] / 2
+
+	deleteRecordsBelow(t, brokers, part, cut)
 
 	metrics := processor.NewMetrics(prometheus.NewRegistry())
 	done, cancel := launchProcessor(t, brokers, store, "g-retention", "solo", metrics)

@@ -12,6 +12,7 @@ import (
 	"github.com/inbond/inbond/ledger"
 	"github.com/inbond/inbond/state"
 	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
 )
 
 // chaining is a partition loop's share of the ledger: the open checkpoint's
@@ -73,7 +74,26 @@ func (p *Processor) loadChaining(ctx context.Context, claim state.Claim) (*chain
 	if c.from >= claim.Offset {
 		return c, nil
 	}
-	ids, err := p.shipmentsBetween(ctx, claim.Partition, c.from, claim.Offset)
+	// Retention may have deleted the open checkpoint's first records
+	// (Kafka refuses to read them: this owner would claim and release the
+	// partition for ever). Their shipments' links are in Redis all the same;
+	// only shipments with no record left in the range drop out of the
+	// checkpoint, which is said.
+	first, err := retry.Forever(ctx, retry.Default, func() (int64, error) {
+		return bus.FirstOffset(ctx, p.cfg.Brokers, string(p.cfg.Topic), claim.Partition)
+	})
+	if err != nil {
+		return nil, err
+	}
+	reread := max(c.from, first)
+	if reread > c.from {
+		p.cfg.Log.Warn("ledger: retention deleted the start of the open checkpoint; shipments with no later record in it are left out of it",
+			zap.Int("partition", claim.Partition), zap.Int64("from", c.from), zap.Int64("first_offset", first))
+	}
+	if reread >= claim.Offset {
+		return c, nil
+	}
+	ids, err := p.shipmentsBetween(ctx, claim.Partition, reread, claim.Offset)
 	if err != nil {
 		return nil, err
 	}

@@ -327,3 +327,56 @@ func TestLedgerKillBeforeTheFirstCut(t *testing.T) {
 	proc.stop(t)
 	t.Logf("after a kill before the first cut, %d checkpoints tile the log from offset 0", n)
 }
+
+// TestLedgerReopensPastRetention: retention deletes the start of a
+// partition's open checkpoint while no processor runs. The next owner
+// cannot reread it (Kafka answers OFFSET_OUT_OF_RANGE; an owner that asked
+// claimed and released the partition for ever), so it rebuilds the open
+// checkpoint from what the log still holds, and the partition's checkpoints
+// go on: the next one is cut, from where the open one began, within seconds.
+func TestLedgerReopensPastRetention(t *testing.T) {
+	brokers, r, store, envs := newFixture(t, testenv.Kafka(t, embedded.KafkaConfig{}), 60, 3_000, 43)
+	produce(t, brokers, envs[:2_000])
+	ledgerOn := func(every time.Duration) func(*processor.Config) {
+		return func(c *processor.Config) { c.Ledger, c.CheckpointInterval = true, every }
+	}
+	done, cancel := launchProcessor(t, brokers, store, "g-ledger-retention", "before", processor.NewMetrics(prometheus.NewRegistry()), ledgerOn(time.Hour))
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+	cancel()
+	<-done
+	if n := len(readCheckpoints(t, brokers)); n != 0 {
+		t.Fatalf("%d checkpoints cut within an hour's interval", n)
+	}
+	ends := testenv.EndOffsets(t, brokers, string(event.TopicEvents))
+	part := 0
+	for p, end := range ends {
+		if end > ends[part] {
+			part = p
+		}
+	}
+	deleteRecordsBelow(t, brokers, part, ends[part]/2)
+
+	metrics := processor.NewMetrics(prometheus.NewRegistry())
+	done, cancel = launchProcessor(t, brokers, store, "g-ledger-retention", "after", metrics, ledgerOn(200*time.Millisecond))
+	t.Cleanup(func() { cancel(); <-done })
+	produce(t, brokers, envs[2_000:])
+	waitCaughtUp(t, brokers, r.Client, store, time.Minute)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cps := readCheckpoints(t, brokers)[part]
+		if len(cps) > 0 {
+			if c := cps[0].Checkpoint; c.From != 0 {
+				t.Fatalf("partition %d's first checkpoint starts at %d, not where its open checkpoint began (0)", part, c.From)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint of partition %d within 30 s of the restart (%v generations)", part, testutil.ToFloat64(metrics.Generations))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if g := testutil.ToFloat64(metrics.Generations); g != 1 {
+		t.Errorf("%v generations for one instance: it claimed and released its partitions", g)
+	}
+	t.Logf("partition %d: half its open checkpoint deleted, the next owner cut from offset 0 on", part)
+}

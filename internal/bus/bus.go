@@ -347,17 +347,9 @@ func PartitionReader(brokers []string, topic string, partition, queue int, error
 // archive, several times faster than a Reader's background fetches and
 // queue (BENCHMARKS.md). It stops at fn's first error.
 func ReadRange(ctx context.Context, brokers []string, topic string, partition int, from, to int64, fn func(kafka.Message) error) error {
-	parts, err := Partitions(ctx, brokers, topic)
+	pc, err := dialLeader(ctx, brokers, topic, partition)
 	if err != nil {
-		return fmt.Errorf("read %s/%d: %w", topic, partition, err)
-	}
-	i := slices.IndexFunc(parts, func(p kafka.Partition) bool { return p.ID == partition })
-	if i < 0 {
-		return fmt.Errorf("read %s/%d: no such partition", topic, partition)
-	}
-	pc, err := dialer().DialPartition(ctx, "tcp", "", parts[i])
-	if err != nil {
-		return fmt.Errorf("read %s/%d: leader: %w", topic, partition, err)
+		return fmt.Errorf("read %w", err)
 	}
 	defer pc.Close()
 	for next := from; next < to; {
@@ -426,4 +418,40 @@ func AssignedPartitions(ctx context.Context, brokers []string, group, topic stri
 	}
 	slices.Sort(held)
 	return slices.Compact(held), nil
+}
+
+// dialLeader connects to the leader of topic's partition.
+func dialLeader(ctx context.Context, brokers []string, topic string, partition int) (*kafka.Conn, error) {
+	parts, err := Partitions(ctx, brokers, topic)
+	if err != nil {
+		return nil, fmt.Errorf("%s/%d: %w", topic, partition, err)
+	}
+	i := slices.IndexFunc(parts, func(p kafka.Partition) bool { return p.ID == partition })
+	if i < 0 {
+		return nil, fmt.Errorf("%s/%d: no such partition", topic, partition)
+	}
+	pc, err := dialer().DialPartition(ctx, "tcp", "", parts[i])
+	if err != nil {
+		return nil, fmt.Errorf("%s/%d: leader: %w", topic, partition, err)
+	}
+	return pc, nil
+}
+
+// FirstOffset is the first offset topic's partition still holds: retention
+// (or DeleteRecords) removed every record before it, and Kafka refuses a
+// read below it with OFFSET_OUT_OF_RANGE.
+func FirstOffset(ctx context.Context, brokers []string, topic string, partition int) (int64, error) {
+	pc, err := dialLeader(ctx, brokers, topic, partition)
+	if err != nil {
+		return 0, fmt.Errorf("first offset of %w", err)
+	}
+	defer pc.Close()
+	if err := pc.SetDeadline(deadline(ctx)); err != nil {
+		return 0, err
+	}
+	first, err := pc.ReadFirstOffset()
+	if err != nil {
+		return 0, fmt.Errorf("first offset of %s/%d: %w", topic, partition, err)
+	}
+	return first, nil
 }
