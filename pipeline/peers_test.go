@@ -105,6 +105,11 @@ func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return le
 // test-kafka builds the peer first); there, a missing Java or jar fails.
 func TestPeersKStreams(t *testing.T) {
 	if !testenv.RealKafka() {
+		// make test leaves it out (-skip); in CI anything else running it
+		// on kfake is a mistake to see, not a skip to miss.
+		if testenv.RequireReal() {
+			t.Fatalf("Kafka Streams runs on Apache Kafka only: make test-kafka (%s=real) runs this test", testenv.KafkaEnv)
+		}
 		t.Skipf("Kafka Streams runs on Apache Kafka only: make test-kafka (%s=real) runs this test", testenv.KafkaEnv)
 	}
 	libs := filepath.Join("..", KStreamsLibs)
