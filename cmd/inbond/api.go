@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/inbond/inbond/api"
 	"github.com/inbond/inbond/pipeline"
@@ -33,6 +34,7 @@ func apiCommand() *ffcli.Command {
 	ledgerLog := fs.String("ledger-log", "", "the transparency log: the anchor's --log-dir or its HTTP root, e.g. http://127.0.0.1:8467 (empty: the ledger endpoints answer 503)")
 	verifierKey := fs.String("ledger-key", "", "the log's note verifier key, or a file holding it (inbond anchor --print-key prints it)")
 	reports := fs.String("reports", "", "directory of the DOE reports to serve under /v1/reports, as inbond report schedule writes it (empty: those routes answer 503)")
+	listCache := fs.Duration("list-cache", time.Second, "how long the shipment list reuses the indexes' answer for one filter (every shown shipment is still checked against its state; negative: never)")
 	group := fs.String("processor-group", "inbond-processor", "the processors' consumer group: /readyz waits until it holds every partition (empty: not checked)")
 	return command("api", "inbond api [flags]",
 		"Serve the HTTP API and the live dashboard for CBP officers, DOE analysts and carriers.",
@@ -45,7 +47,7 @@ func apiCommand() *ffcli.Command {
 				Kafka: pipeline.Kafka{Brokers: splitList(*brokers), Partitions: *partitions},
 				Redis: redisCfg,
 				API: &api.Config{Listen: *listen, TokenFile: *tokenFile, Tokens: splitList(os.Getenv(apiTokensEnv)),
-					RateLimit: *rateLimit, Burst: *burst, LedgerLog: *ledgerLog, VerifierKey: *verifierKey, ProcessorGroup: *group, Reports: *reports},
+					RateLimit: *rateLimit, Burst: *burst, LedgerLog: *ledgerLog, VerifierKey: *verifierKey, ProcessorGroup: *group, Reports: *reports, ListCacheTTL: *listCache},
 				MetricsAddr: c.metricsAddr,
 				Log:         log,
 			})
