@@ -482,11 +482,14 @@ func TestCarrierSeesOnlyItsOwn(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/v1/shipments", "/v1/shipments?carrier=PRTK", "/v1/shipments?has_open_alert=true",
+	walked := []string{"/v1/shipments", "/v1/shipments?carrier=PRTK", "/v1/shipments?has_open_alert=true",
 		"/v1/shipments/E1", "/v1/shipments/E2", "/v1/shipments/E2/events", "/v1/shipments/E3",
 		"/v1/alerts", "/v1/alerts?shipment=P1", "/v1/alerts?status=resolved",
 		"/v1/shipments/P1", "/v1/shipments/P1/events", "/v1/shipments/P1/proof", "/v1/shipments/P2",
-		"/v1/ledger/checkpoint", "/v1/ledger/key", "/v1/aggregates"} {
+		"/v1/ledger/checkpoint", "/v1/ledger/key", "/v1/ledger/tile/0/000", "/v1/aggregates", "/v1/map",
+		"/v1/reports", "/v1/reports/eia-814/2026-10"}
+	everyRouteWalked(t, e, append(walked, "/v1/stream"))
+	for _, path := range walked {
 		r := e.do(http.MethodGet, path, enbrTok, nil)
 		if strings.HasPrefix(path, "/v1/shipments/P") {
 			// Exactly what a shipment that does not exist answers.
@@ -538,6 +541,45 @@ func TestCarrierSeesOnlyItsOwn(t *testing.T) {
 			clean("stream", []byte(m.Data))
 		case <-drain:
 			return
+		}
+	}
+}
+
+// everyRouteWalked fails t unless paths reach every GET route of the served
+// OpenAPI document that takes a token: a route added later must join the
+// carrier's walk.
+func everyRouteWalked(t *testing.T, e *env, paths []string) {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Security []map[string][]string `json:"security"`
+		} `json:"paths"`
+	}
+	res, err := http.Get(e.http.URL + "/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	for route, ops := range doc.Paths {
+		get, ok := ops["get"]
+		if !ok || len(get.Security) == 0 {
+			continue
+		}
+		// A tile's index spans segments: its parameter matches them all.
+		marked := param.ReplaceAllStringFunc(route, func(p string) string {
+			if p == "{index}" {
+				return "\x00"
+			}
+			return "\x01"
+		})
+		pattern := strings.NewReplacer("\x00", ".+", "\x01", "[^/]+").Replace(regexp.QuoteMeta(marked))
+		re := regexp.MustCompile("^" + pattern + "$")
+		if !slices.ContainsFunc(paths, func(p string) bool { return re.MatchString(strings.SplitN(p, "?", 2)[0]) }) {
+			t.Errorf("GET %s is not in the carrier's walk", route)
 		}
 	}
 }
