@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,7 +68,37 @@ func TestReplayIsDeterministic(t *testing.T) {
 			t.Fatalf("the two replays wrote different %s (%d and %d bytes)", name, len(a), len(b))
 		}
 	}
+	sameReportTotals(t, outs[0], outs[1], "eia-814-2026-10.csv", "fe-746r-2026-10.csv", "inbond-summary-2026-10.csv", "metering-2026-10.csv")
 	checkLabels(t, "deviations", stream, outs[0])
+}
+
+// sameReportTotals fails t unless both replays wrote each DOE report named
+// under reports/, with the same rows once the checkpoint columns are left
+// out: each run has a log of its own (another key, so other roots), the
+// totals are the traffic's.
+func sameReportTotals(t *testing.T, a, b string, names ...string) {
+	t.Helper()
+	rows := func(dir, name string) []string {
+		raw, err := os.ReadFile(filepath.Join(dir, "reports", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			fields := strings.Split(line, ",")
+			if len(fields) < 4 {
+				t.Fatalf("%s: a line without the checkpoint columns: %q", name, line)
+			}
+			out = append(out, strings.Join(fields[:len(fields)-3], ","))
+		}
+		return out
+	}
+	for _, name := range names {
+		ra, rb := rows(a, name), rows(b, name)
+		if len(ra) < 2 || !slices.Equal(ra, rb) {
+			t.Errorf("%s: %d and %d rows, or different totals:\n%s\n--\n%s", name, len(ra), len(rb), strings.Join(ra, "\n"), strings.Join(rb, "\n"))
+		}
+	}
 }
 
 var longRun = flag.Bool("replay.long", false, "also replay random scenarios of 80 shipments with every deviation for seeds 7 to 12")
