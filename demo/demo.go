@@ -40,6 +40,7 @@ import (
 // Config configures the demo.
 type Config struct {
 	RedisAddr   string // used when reachable; otherwise an in-process Redis
+	KeyPrefix   string // of the demo's keys in Redis (default DefaultPrefix), cleared at start
 	MQTTAddr    string // listen address of the embedded MQTT broker
 	KafkaPort   int    // port of the embedded Kafka broker (0: any free port)
 	MetricsAddr string // Prometheus /metrics; empty disables
@@ -58,8 +59,8 @@ type Config struct {
 	Log          *zap.Logger
 }
 
-// demoPrefix is where the demo keeps shipment state in Redis.
-const demoPrefix = "inbond-demo:"
+// DefaultPrefix is where the demo keeps shipment state in Redis.
+const DefaultPrefix = "inbond-demo:"
 
 // Run starts everything, plays the simulation, and stops cleanly when ctx ends.
 func Run(ctx context.Context, cfg Config) error {
@@ -72,7 +73,13 @@ func Run(ctx context.Context, cfg Config) error {
 	sysCfg := pipeline.Embedded(cfg.KafkaPort, cfg.MQTTAddr)
 	clock := &simClock{}
 	sysCfg.Ingest.Now = clock.now
-	sysCfg.Redis = pipeline.Redis{Addr: cfg.RedisAddr, Prefix: demoPrefix, InProcessFallback: true, Reset: true}
+	prefix := cmp.Or(cfg.KeyPrefix, DefaultPrefix)
+	release, err := holdPrefix(ctx, cfg.RedisAddr, prefix)
+	if err != nil {
+		return err
+	}
+	defer release()
+	sysCfg.Redis = pipeline.Redis{Addr: cfg.RedisAddr, Prefix: prefix, InProcessFallback: true, Reset: true}
 	env, err := alerts.LoadEnv(cfg.RulesConfig)
 	if err != nil {
 		return err
@@ -109,10 +116,10 @@ func Run(ctx context.Context, cfg Config) error {
 	dashboard := "http://" + sys.API.Addr()
 	fmt.Fprintf(cfg.Out, banner, dashboard, token, token, dashboard, token,
 		time.Since(started).Round(time.Millisecond), sc.Name, len(sc.Shipments), cfg.Speed,
-		brokers, sys.MQTTURL, sys.RedisAddr, sys.RedisKind, demoPrefix, orNone(sys.MetricsAddr),
+		brokers, sys.MQTTURL, sys.RedisAddr, sys.RedisKind, prefix, orNone(sys.MetricsAddr),
 		ledgerURL, sys.Anchor.VerifierKey(),
 		hostPort(sys.MQTTURL), brokers, brokers,
-		brokers, sys.RedisAddr, demoPrefix, ledgerURL, sys.Anchor.VerifierKey())
+		brokers, sys.RedisAddr, prefix, ledgerURL, sys.Anchor.VerifierKey())
 
 	var wg sync.WaitGroup
 	tailCtx, stopTail := context.WithCancel(context.Background())

@@ -16,6 +16,7 @@ func demoCommand() *ffcli.Command {
 	var c common
 	c.register(fs, "127.0.0.1:9464")
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis to use when reachable; otherwise the demo starts an in-process one")
+	keyPrefix := fs.String("key-prefix", demo.DefaultPrefix, "prefix of the demo's keys in Redis, cleared when it starts; one demo at a time may use it")
 	mqttAddr := fs.String("mqtt-listen", "127.0.0.1:1884", "listen address of the embedded MQTT broker")
 	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka broker (0: any free port)")
 	ledgerAddr := fs.String("ledger-listen", "127.0.0.1:8491", "where the demo's transparency log is served for tlog clients and inbond verify (busy: any free port)")
@@ -30,7 +31,7 @@ func demoCommand() *ffcli.Command {
 		"Start the whole system on embedded Kafka, MQTT and Redis with live simulated carriers, and print what flows.",
 		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			return demo.Run(ctx, demo.Config{
-				RedisAddr: *redisAddr, MQTTAddr: *mqttAddr, KafkaPort: *kafkaPort, MetricsAddr: c.metricsAddr, LedgerAddr: *ledgerAddr, APIAddr: *apiAddr, OfficerAfter: *officer,
+				RedisAddr: *redisAddr, KeyPrefix: *keyPrefix, MQTTAddr: *mqttAddr, KafkaPort: *kafkaPort, MetricsAddr: c.metricsAddr, LedgerAddr: *ledgerAddr, APIAddr: *apiAddr, OfficerAfter: *officer,
 				Scenario: *scenario, Speed: *speed, Seed: *seed, Rounds: *rounds, RulesConfig: *rulesConfig, Out: os.Stdout, Log: log,
 			})
 		}))

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/inbond/inbond/internal/testenv"
 )
 
 // build compiles the inbond binary once per test binary run.
@@ -28,7 +30,11 @@ func build(t *testing.T) string {
 // flowing, and a clean exit on Ctrl-C (SIGINT).
 func TestDemoStartsShowsTrafficAndStopsCleanly(t *testing.T) {
 	bin := build(t)
-	cmd := exec.Command(bin, "demo", "--kafka-port", "0", "--mqtt-listen", "127.0.0.1:0",
+	// A prefix of its own: the demo clears its prefix at start, and a
+	// developer's demo may be running on this Redis.
+	r := testenv.NewRedis(t)
+	cmd := exec.Command(bin, "demo", "--kafka-port", "0", "--mqtt-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+		"--ledger-listen", "127.0.0.1:0", "--redis", r.Addr, "--key-prefix", r.Prefix,
 		"--metrics-addr", "127.0.0.1:0", "--speed", "7200", "--log-level", "warn")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
