@@ -71,8 +71,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	sysCfg := pipeline.Embedded(cfg.KafkaPort, cfg.MQTTAddr)
-	clock := &simClock{}
-	sysCfg.Ingest.Now = clock.now
+	clock := &sim.Clock{}
+	sysCfg.Ingest.Now = clock.Now
 	prefix := cmp.Or(cfg.KeyPrefix, DefaultPrefix)
 	release, err := holdPrefix(ctx, cfg.RedisAddr, prefix)
 	if err != nil {
@@ -101,10 +101,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	sysCfg.API = &api.Config{Listen: freeOr(cfg.APIAddr, "dashboard", log), Tokens: []string{"cbp=" + token}, EventClock: clock.now}
+	sysCfg.API = &api.Config{Listen: freeOr(cfg.APIAddr, "dashboard", log), Tokens: []string{"cbp=" + token}, EventClock: clock.Now}
 	// The month's DOE reports, once simulated time has passed its end and
 	// six simulated hours of grace (at 7200x, about six minutes in).
-	sysCfg.Reports = &report.SchedulerConfig{Dir: filepath.Join(ledgerDir, "reports"), Now: clock.now, MaxSleep: 5 * time.Second}
+	sysCfg.Reports = &report.SchedulerConfig{Dir: filepath.Join(ledgerDir, "reports"), Now: clock.Now, MaxSleep: 5 * time.Second}
 	sysCfg.MetricsAddr, sysCfg.MetricsBestEffort, sysCfg.Log = cfg.MetricsAddr, true, log
 	sys, err := pipeline.Start(ctx, sysCfg)
 	if err != nil {
@@ -129,7 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.OfficerAfter > 0 {
 		officerW := bus.NewWriter(sys.Brokers)
 		defer officerW.Close()
-		d := &desk.Desk{Store: sys.Store, Writer: officerW, Now: clock.now}
+		d := &desk.Desk{Store: sys.Store, Writer: officerW, Now: clock.Now}
 		wg.Go(func() { dutyOfficer(tailCtx, d, cfg.OfficerAfter, log) })
 	}
 
@@ -169,7 +169,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 // play plays the scenario round after round, each with fresh shipment IDs
 // and in-bond numbers and the next seed, until ctx ends or cfg.Rounds are done.
-func play(ctx context.Context, cfg Config, sc *sim.Scenario, pub sim.Publisher, clock *simClock) error {
+func play(ctx context.Context, cfg Config, sc *sim.Scenario, pub sim.Publisher, clock *sim.Clock) error {
 	for round := 0; cfg.Rounds == 0 || round < cfg.Rounds; round++ {
 		r := *sc
 		r.Shipments = slices.Clone(sc.Shipments)
@@ -181,40 +181,13 @@ func play(ctx context.Context, cfg Config, sc *sim.Scenario, pub sim.Publisher, 
 		if err != nil {
 			return err
 		}
-		clock.start(stream.Messages[0].At, cfg.Speed)
+		clock.Start(stream.Messages[0].At, cfg.Speed)
 		if _, err := sim.Play(ctx, stream.Messages, pub, sim.Pace{Speed: cfg.Speed}); err != nil {
 			return err
 		}
 		sc.Start = stream.Messages[len(stream.Messages)-1].At.Add(time.Hour)
 	}
 	return nil
-}
-
-// simClock is the simulated carriers' time, which the gateways stamp as
-// receipt: the carriers live at --speed times real time from a scenario
-// start in the past, and a wall-clock receipt would soon lie before their
-// observations (or, once simulated time passes today, far behind them).
-type simClock struct {
-	mu            sync.Mutex
-	simAt, wallAt time.Time
-	speed         float64
-}
-
-// start sets the clock to at, running speed times real time from now.
-func (c *simClock) start(at time.Time, speed float64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.simAt, c.wallAt, c.speed = at, time.Now(), speed
-}
-
-// now is the simulated time; the wall clock before the first round.
-func (c *simClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.simAt.IsZero() {
-		return time.Now()
-	}
-	return c.simAt.Add(time.Duration(float64(time.Since(c.wallAt)) * c.speed))
 }
 
 const banner = `

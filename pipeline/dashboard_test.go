@@ -366,7 +366,7 @@ func startDashboardSystem(ctx context.Context, t *testing.T, tokens ...string) (
 	t.Helper()
 	r := testenv.NewRedis(t)
 	cfg := pipeline.Embedded(0, "127.0.0.1:0")
-	cfg.Ingest.Now = dashClock.now
+	cfg.Ingest.Now = dashClock.Now
 	cfg.Redis = pipeline.Redis{Client: r.Client, Prefix: r.Prefix}
 	env, err := alerts.LoadEnv("")
 	if err != nil {
@@ -409,7 +409,7 @@ func play(ctx context.Context, t *testing.T, sys *pipeline.System, speed float64
 	if err != nil {
 		t.Fatal(err)
 	}
-	dashClock.start(stream.Messages[0].At, speed)
+	dashClock.Start(stream.Messages[0].At, speed)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -425,25 +425,4 @@ func play(ctx context.Context, t *testing.T, sys *pipeline.System, speed float64
 
 // dashClock is the simulated carriers' time, stamped as receipt time by the
 // gateways, as the demo does: the scenario lives in its own October 2026.
-var dashClock = &simClock{}
-
-type simClock struct {
-	mu            sync.Mutex
-	simAt, wallAt time.Time
-	speed         float64
-}
-
-func (c *simClock) start(at time.Time, speed float64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.simAt, c.wallAt, c.speed = at, time.Now(), speed
-}
-
-func (c *simClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.simAt.IsZero() {
-		return time.Now()
-	}
-	return c.simAt.Add(time.Duration(float64(time.Since(c.wallAt)) * c.speed))
-}
+var dashClock = &sim.Clock{}
