@@ -2,20 +2,14 @@ package report_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/embedded"
 	"github.com/inbond/inbond/internal/testenv"
-	"github.com/inbond/inbond/ledger/anchor"
-	"github.com/inbond/inbond/ledger/audit"
-	"github.com/inbond/inbond/pipeline"
-	"github.com/inbond/inbond/processor"
 	"github.com/inbond/inbond/report"
 	"github.com/segmentio/kafka-go"
 )
@@ -33,69 +27,8 @@ func (byPartition) Balance(m kafka.Message, _ ...int) int { return m.Partition }
 func TestVerifyAgainstArchiveAndLog(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // raced on 2 busy cores it took 90 s
 	defer cancel()
-	out := t.TempDir()
-	cfg := pipeline.Embedded(0, "127.0.0.1:0")
-	cfg.Redis = pipeline.Redis{InProcess: true, Prefix: "inbond-report-test:"}
-	cfg.Process = &processor.Config{Owner: "report-test", SessionTimeout: 6 * time.Second, FrozenClock: true, StallAfter: -1,
-		Ledger: true, CheckpointInterval: 200 * time.Millisecond}
-	cfg.Anchor = &anchor.Config{Dir: filepath.Join(out, "log"), KeyFile: filepath.Join(out, "ledger.key")}
-	sys, err := pipeline.Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Stop() //nolint:errcheck // test teardown
-
+	src := anchoredMonth(t, ctx)
 	recs := archive(t, month(t))
-	w := bus.NewWriter(sys.Brokers)
-	w.Topic = string(event.TopicEvents)
-	var msgs []kafka.Message
-	for _, r := range recs {
-		e, err := event.UnmarshalCanonical(r.Value)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, kafka.Message{Key: []byte(e.Subject), Value: r.Value})
-	}
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	for {
-		ends, err := bus.EndOffsets(ctx, sys.Brokers, string(event.TopicEvents))
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored, err := sys.Store.Offsets(ctx, len(ends))
-		if err != nil {
-			t.Fatal(err)
-		}
-		behind, err := audit.Unanchored(ctx, sys.Store, len(ends))
-		if err != nil {
-			t.Fatal(err)
-		}
-		caught := true
-		for p, end := range ends {
-			caught = caught && max(stored[p], 0) >= end
-		}
-		if caught && behind == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the pipeline did not anchor every history: %d behind", behind)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	lr, err := report.OpenLog(cfg.Anchor.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := audit.Verifier(sys.Anchor.VerifierKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := report.Source{Brokers: sys.Brokers, Log: lr, Key: key,
-		Alerts: func(context.Context) ([]alerts.Alert, error) { return nil, nil }}
 	snap, err := report.Open(ctx, src, 0)
 	if err != nil {
 		t.Fatal(err)

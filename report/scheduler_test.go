@@ -171,7 +171,7 @@ func (r *receiver) snapshot() (requests, keys, dups, refused int) {
 
 // anchoredMonth runs the report tests' month through the processor (ledger
 // on) and a real Tessera log, waits until every record is anchored, and
-// returns the source a scheduler reads.
+// returns the source a report is computed and verified from.
 func anchoredMonth(t *testing.T, ctx context.Context) report.Source {
 	t.Helper()
 	out := t.TempDir()
