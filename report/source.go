@@ -5,17 +5,12 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/ledger"
+	"github.com/inbond/inbond/ledger/audit"
 	"github.com/segmentio/kafka-go"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -33,20 +28,8 @@ type LogReader interface {
 }
 
 // OpenLog opens a log by location: an http(s) URL (as `inbond anchor
-// --listen` serves it) or its directory.
-func OpenLog(location string) (LogReader, error) {
-	if strings.HasPrefix(location, "http://") || strings.HasPrefix(location, "https://") {
-		u, err := url.Parse(strings.TrimSuffix(location, "/") + "/")
-		if err != nil {
-			return nil, fmt.Errorf("report: log URL %q: %w", location, err)
-		}
-		return client.NewHTTPFetcher(u, &http.Client{Timeout: 30 * time.Second})
-	}
-	if _, err := os.Stat(filepath.Join(location, "checkpoint")); err != nil {
-		return nil, fmt.Errorf("report: %s holds no transparency log (no checkpoint file): %w", location, err)
-	}
-	return client.FileFetcher{Root: location}, nil
-}
+// --listen` serves it) or its directory, as an auditor opens it.
+func OpenLog(location string) (LogReader, error) { return audit.OpenLog(location) }
 
 // Source is where reports are computed from: the archive, the log and the
 // key that signs it, and optionally the processor's alerts.

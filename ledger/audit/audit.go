@@ -25,11 +25,14 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// Log is where a transparency log's checkpoint and tiles are read: a
-// directory in the C2SP tlog-tiles layout or its HTTP root.
+// Log is where a transparency log's checkpoint, tiles and entry bundles
+// are read: a directory in the C2SP tlog-tiles layout or its HTTP root.
+// Proofs need the tiles; the DOE reports, which re-derive every entry, the
+// bundles.
 type Log interface {
 	ReadCheckpoint(ctx context.Context) ([]byte, error)
 	ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error)
+	ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error)
 }
 
 // OpenLog opens a log by location: an http(s) URL or a directory.
