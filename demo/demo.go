@@ -103,7 +103,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sysCfg.API = &api.Config{Listen: freeOr(cfg.APIAddr, "dashboard", log), Tokens: []string{"cbp=" + token}, EventClock: clock.Now}
 	// The month's DOE reports, once simulated time has passed its end and
-	// six simulated hours of grace (at 7200x, about six minutes in).
+	// six simulated hours of grace (at 7200x, October's came 7.5 minutes in).
 	sysCfg.Reports = &report.SchedulerConfig{Dir: filepath.Join(ledgerDir, "reports"), Now: clock.Now, MaxSleep: 5 * time.Second}
 	sysCfg.MetricsAddr, sysCfg.MetricsBestEffort, sysCfg.Log = cfg.MetricsAddr, true, log
 	sys, err := pipeline.Start(ctx, sysCfg)
