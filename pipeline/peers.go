@@ -1505,7 +1505,7 @@ func (b *peerBench) restartInbond(ctx context.Context, reference *state.Store) (
 		return startChild(b.cfg.InbondBinary, []string{"process", "--kafka-brokers", strings.Join(b.brokers, ","),
 			"--redis", b.cfg.Redis.Options().Addr, "--redis-db", strconv.Itoa(b.cfg.Redis.Options().DB),
 			"--key-prefix", prefix, "--group", "bench-restart", "--owner", owner, "--session-timeout", "1s",
-			"--metrics-addr", "", "--log-format", "json", "--rules=true", "--ledger=" + strconv.FormatBool(!b.realKafka())}, func(_ *peerChild, line string) {
+			"--metrics-addr", "", "--log-format", "json", "--rules=true", "--ledger=true"}, func(_ *peerChild, line string) {
 			if strings.Contains(line, `"partition claimed"`) && strings.Contains(line, `"`+owner+`"`) {
 				if claims.Add(1) == bus.DefaultPartitions {
 					claimedAt.Store(time.Now().UnixNano())

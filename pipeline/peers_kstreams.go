@@ -81,14 +81,6 @@ func (b *peerBench) startKafka(ctx context.Context) (string, func(), error) {
 }
 
 // realKafka reports whether the run is on Apache Kafka rather than kfake.
-// There the restarted `inbond process` of the restart figure runs with its
-// ledger off: after the benchmark's DeleteRecords on inbond.events, the
-// restarted process rereads the ledger's open checkpoint from offset 0,
-// which Apache Kafka answers with OFFSET_OUT_OF_RANGE (kfake serves from
-// the log's start), and releases every partition again and again. The
-// processor now rebuilds the open checkpoint from the log's first offset
-// (TestLedgerReopensPastRetention); the recorded figure predates that and
-// has not been measured again with the ledger on.
 func (b *peerBench) realKafka() bool { return len(b.cfg.Brokers) > 0 || b.cfg.Kafka == PeersKafkaReal }
 
 // ensureInbondTopics creates inbond's topics and waits until inbond.events
