@@ -43,6 +43,37 @@ func (s *reportSource) source() (report.Source, error) {
 	return report.Source{Brokers: splitList(s.brokers), Log: lr, Key: v}, nil
 }
 
+// reportAlerts holds the flags of the in-bond summary's alert counts: the
+// processor's records in Redis.
+type reportAlerts struct {
+	rf redisFlags
+	on bool
+}
+
+func (a *reportAlerts) register(fs *flag.FlagSet) {
+	a.rf.register(fs)
+	fs.BoolVar(&a.on, "alerts", true, "count the processor's alerts from Redis in the in-bond summary (false: no Redis needed, the counts are empty)")
+}
+
+// attach makes s count the alerts in Redis, when the flags ask; close
+// closes the client it opened.
+func (a *reportAlerts) attach(ctx context.Context, s *report.Source) (close func() error, err error) {
+	if !a.on {
+		return func() error { return nil }, nil
+	}
+	store, closeRedis, err := a.rf.store()
+	if err != nil {
+		return nil, err
+	}
+	n, err := bus.PartitionCount(ctx, s.Brokers, "inbond.events")
+	if err != nil {
+		_ = closeRedis()
+		return nil, err
+	}
+	s.Alerts = report.StoreAlerts(store, n)
+	return closeRedis, nil
+}
+
 func reportCommand() *ffcli.Command {
 	return &ffcli.Command{
 		Name: "report", ShortUsage: "inbond report doe|verify|schedule [flags]",
@@ -56,13 +87,12 @@ func reportDOECommand() *ffcli.Command {
 	fs := flag.NewFlagSet("inbond report doe", flag.ExitOnError)
 	var src reportSource
 	src.register(fs)
-	var rf redisFlags
-	rf.register(fs)
+	var alertFlags reportAlerts
+	alertFlags.register(fs)
 	period := fs.String("period", "", "the month to report, YYYY-MM (required)")
 	format := fs.String("format", "csv", "comma-separated formats: csv, json (one file per form), html, pdf, png (the page; pdf and png need Chromium)")
 	out := fs.String("out", ".", "directory the files are written to")
 	size := fs.Uint64("tree-size", 0, "compute at the log's tree of this size (0: the latest signed tree); a report names it, so re-running at it gives the same files")
-	withAlerts := fs.Bool("alerts", true, "count the processor's alerts from Redis in the in-bond summary (false: no Redis needed, the counts are empty)")
 	return command("doe", "inbond report doe --period YYYY-MM --key VKEY [--format csv,json,html,pdf] [--out DIR]",
 		"compute a month's DOE reports from the archive at a ledger checkpoint", fs,
 		func(ctx context.Context, _ []string) error {
@@ -77,18 +107,11 @@ func reportDOECommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			if *withAlerts {
-				store, closeRedis, err := rf.store()
-				if err != nil {
-					return err
-				}
-				defer closeRedis() //nolint:errcheck // a read-only client
-				n, err := bus.PartitionCount(ctx, s.Brokers, "inbond.events")
-				if err != nil {
-					return err
-				}
-				s.Alerts = report.StoreAlerts(store, n)
+			closeRedis, err := alertFlags.attach(ctx, &s)
+			if err != nil {
+				return err
 			}
+			defer closeRedis() //nolint:errcheck // a read-only client
 			snap, err := report.Open(ctx, s, *size)
 			if err != nil {
 				return err
@@ -150,15 +173,14 @@ func reportScheduleCommand() *ffcli.Command {
 	c.register(fs, ":9468")
 	var src reportSource
 	src.register(fs)
-	var rf redisFlags
-	rf.register(fs)
+	var alertFlags reportAlerts
+	alertFlags.register(fs)
 	dir := fs.String("dir", "reports", "directory each period's files are written to (serve it with the API: api.Config.Reports)")
 	endpoint := fs.String("endpoint", "", "https URL each file is POSTed to, with an Idempotency-Key (empty: the directory only)")
 	grace := fs.Duration("grace", 6*time.Hour, "how long after a month's end (UTC) its reports wait for late readings and their checkpoints")
 	format := fs.String("format", "csv,json,html", "comma-separated formats: csv, json, html, pdf, png (pdf and png need Chromium)")
 	attempts := fs.Int("attempts", 8, "POSTs of one file per pass before it is given up until the next pass (inbond_report_deliveries_total{outcome=\"gave_up\"})")
 	recheck := fs.Duration("recheck", 15*time.Minute, "how often a pass runs again while files are undelivered or a pass failed")
-	withAlerts := fs.Bool("alerts", true, "count the processor's alerts from Redis in the in-bond summary (false: no Redis needed, the counts are empty)")
 	once := fs.Bool("once", false, "run one pass (produce what is due, deliver what is not delivered) and exit")
 	return command("schedule", "inbond report schedule --key VKEY --dir DIR [--endpoint https://...] [--grace 6h]",
 		"produce each closed month's DOE reports once, after the grace, at the log's checkpoint then, and deliver them to a directory and an HTTPS endpoint", fs,
@@ -167,18 +189,11 @@ func reportScheduleCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			if *withAlerts {
-				store, closeRedis, err := rf.store()
-				if err != nil {
-					return err
-				}
-				defer closeRedis() //nolint:errcheck // a read-only client
-				n, err := bus.PartitionCount(ctx, s.Brokers, "inbond.events")
-				if err != nil {
-					return err
-				}
-				s.Alerts = report.StoreAlerts(store, n)
+			closeRedis, err := alertFlags.attach(ctx, &s)
+			if err != nil {
+				return err
 			}
+			defer closeRedis() //nolint:errcheck // a read-only client
 			reg := obs.NewRegistry()
 			sched, err := report.NewScheduler(report.SchedulerConfig{Source: s, Dir: *dir, Endpoint: *endpoint, Grace: *grace,
 				Formats: splitList(*format), Attempts: *attempts, Recheck: *recheck, Metrics: report.NewSchedulerMetrics(reg), Log: log})
