@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/inbond/inbond/alerts/desk"
 	"github.com/inbond/inbond/alerts/webhook"
 	"github.com/inbond/inbond/api"
 	"github.com/inbond/inbond/event"
@@ -514,7 +515,7 @@ func (s *System) startReports(ctx context.Context, cfg Config, rc report.Schedul
 			return err
 		}
 		rc.Source = report.Source{Brokers: s.Brokers, Log: lr, Key: key,
-			Alerts: report.StoreAlerts(s.Store, cmp.Or(cfg.Kafka.Partitions, bus.DefaultPartitions))}
+			Alerts: (&desk.Desk{Store: s.Store, Partitions: cfg.Kafka.Partitions}).All}
 	}
 	if rc.Metrics == nil {
 		rc.Metrics = report.NewSchedulerMetrics(s.Registry)

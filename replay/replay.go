@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/inbond/inbond/alerts"
+	"github.com/inbond/inbond/alerts/desk"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/ledger/anchor"
@@ -438,7 +439,7 @@ func writeReports(ctx context.Context, sys *pipeline.System, cfg Config, logDir 
 		return err
 	}
 	snap, err := report.Open(ctx, report.Source{Brokers: sys.Brokers, Log: lr, Key: key,
-		Alerts: report.StoreAlerts(sys.Store, bus.DefaultPartitions)}, 0)
+		Alerts: (&desk.Desk{Store: sys.Store}).All}, 0)
 	if err != nil {
 		return fmt.Errorf("replay: reports: %w", err)
 	}

@@ -2,14 +2,10 @@ package report
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-
-	"github.com/inbond/inbond/alerts"
-	"github.com/inbond/inbond/state"
 )
 
 // Formats are the file formats WriteFiles knows: csv and json write one
@@ -87,37 +83,4 @@ func WriteFiles(ctx context.Context, d *DOE, dir string, formats []string) ([]Fi
 		}
 	}
 	return files, nil
-}
-
-// StoreAlerts reads every alert the processor keeps in store, over
-// partitions 0..partitions-1: Source.Alerts for a deployment.
-func StoreAlerts(store *state.Store, partitions int) func(context.Context) ([]alerts.Alert, error) {
-	return func(ctx context.Context) ([]alerts.Alert, error) {
-		var all []alerts.Alert
-		for p := range partitions {
-			ids, err := store.Members(ctx, p, alerts.AllSet)
-			if err != nil {
-				return nil, err
-			}
-			suffixes := make([]string, len(ids))
-			for i, id := range ids {
-				suffixes[i] = alerts.RecordSuffix(id)
-			}
-			recs, err := store.LoadRecords(ctx, p, suffixes)
-			if err != nil {
-				return nil, err
-			}
-			for i, b := range recs {
-				if b == nil {
-					continue
-				}
-				var a alerts.Alert
-				if err := json.Unmarshal(b, &a); err != nil {
-					return nil, fmt.Errorf("alert %s: %w", ids[i], err)
-				}
-				all = append(all, a)
-			}
-		}
-		return all, nil
-	}
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inbond/inbond/alerts/desk"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/retry"
@@ -237,7 +238,7 @@ func anchoredMonth(t *testing.T, ctx context.Context) report.Source {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return report.Source{Brokers: sys.Brokers, Log: lr, Key: key, Alerts: report.StoreAlerts(sys.Store, n)}
+	return report.Source{Brokers: sys.Brokers, Log: lr, Key: key, Alerts: (&desk.Desk{Store: sys.Store, Partitions: n}).All}
 }
 
 func at(s string) func() time.Time {

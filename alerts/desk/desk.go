@@ -82,6 +82,10 @@ func (d *Desk) List(ctx context.Context, f Filter) ([]alerts.Alert, error) {
 	return out, nil
 }
 
+// All returns every alert, active or resolved: what the DOE reports' in-bond
+// summary counts (report.Source.Alerts).
+func (d *Desk) All(ctx context.Context) ([]alerts.Alert, error) { return d.List(ctx, Filter{}) }
+
 func (d *Desk) load(ctx context.Context, p int, ids []string) ([]alerts.Alert, error) {
 	suffixes := make([]string, len(ids))
 	for i, id := range ids {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/inbond/inbond/alerts/desk"
 	"github.com/inbond/inbond/internal/bus"
 	"github.com/inbond/inbond/internal/obs"
 	"github.com/inbond/inbond/ledger/audit"
@@ -70,7 +71,7 @@ func (a *reportAlerts) attach(ctx context.Context, s *report.Source) (close func
 		_ = closeRedis()
 		return nil, err
 	}
-	s.Alerts = report.StoreAlerts(store, n)
+	s.Alerts = (&desk.Desk{Store: store, Partitions: n}).All
 	return closeRedis, nil
 }
 
