@@ -84,6 +84,7 @@ func TestProcessorRaisesTheLabelledAlerts(t *testing.T) {
 	stop()
 
 	got := storedAlerts(t, r, store)
+	alertIndexesMatch(t, r, store, got)
 	ran := map[alerts.Rule]bool{}
 	for _, r := range alerts.Rules {
 		ran[r] = alerts.Runs(r)
@@ -231,6 +232,45 @@ func TestOfficersCommandsGoThroughTheLog(t *testing.T) {
 	}
 	if n != len(got.History) {
 		t.Fatalf("%d transitions of the alert published, %d in its history", n, len(got.History))
+	}
+	alertIndexesMatch(t, r, store, storedAlerts(t, r, store))
+}
+
+// alertIndexesMatch fails t unless the indexes the API reads agree with the
+// alert records: each shipment's set holds exactly its alerts, and the
+// shipments with an alert not resolved are exactly those of
+// alerts:open-shipments, in every partition.
+func alertIndexesMatch(t *testing.T, r *testenv.Redis, store *state.Store, all []alerts.Alert) {
+	t.Helper()
+	ctx := context.Background()
+	ofShipment := map[event.ShipmentID][]string{}
+	open := make([][]string, bus.DefaultPartitions)
+	for _, a := range all {
+		ofShipment[a.Shipment] = append(ofShipment[a.Shipment], a.ID)
+		if p := bus.PartitionOf([]byte(a.Shipment), bus.DefaultPartitions); a.Active() && !slices.Contains(open[p], string(a.Shipment)) {
+			open[p] = append(open[p], string(a.Shipment))
+		}
+	}
+	sorted := func(key string) []string {
+		m, err := r.Client.SMembers(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(m)
+		return m
+	}
+	for id, want := range ofShipment {
+		slices.Sort(want)
+		p := bus.PartitionOf([]byte(id), bus.DefaultPartitions)
+		if got := sorted(store.RecordKey(p, alerts.ShipmentSetSuffix(id))); !slices.Equal(got, want) {
+			t.Errorf("%s's alert set %v, its alerts %v", id, got, want)
+		}
+	}
+	for p, want := range open {
+		slices.Sort(want)
+		if got := sorted(store.RecordKey(p, alerts.OpenShipmentsSet)); !slices.Equal(got, want) {
+			t.Errorf("partition %d: open-shipments %v, shipments with an alert not resolved %v", p, got, want)
+		}
 	}
 }
 
