@@ -17,18 +17,18 @@ import (
 	"github.com/inbond/inbond/state"
 )
 
-// TestCacheBoundKeepsState streams 100,000 distinct shipments through one
-// partition into a processor whose cache holds 1,000 and whose periodic
+// TestCacheBoundKeepsState streams 30,000 distinct shipments through one
+// partition into a processor whose cache holds 300 and whose periodic
 // flushes are off, so that it flushes only when unflushed shipments fill its
-// cache. Its cache never holds more than 1,000, it evicts and reloads
+// cache. Its cache never holds more than 300, it evicts and reloads
 // shipments again and again, and the state it leaves in Redis is byte for
 // byte that of a run that never evicts (default flushing), and that of the
 // reference computed from the input alone.
 func TestCacheBoundKeepsState(t *testing.T) {
 	const (
-		singles   = 99_000 // shipments with one event
-		returning = 1_000  // shipments with several events spread over the stream
-		bound     = 1_000
+		singles   = 29_700 // shipments with one event
+		returning = 300    // shipments with several events spread over the stream
+		bound     = 300
 	)
 	brokers := testenv.Kafka(t, embedded.KafkaConfig{Partitions: 1})
 	envs := cacheWorkload(singles, returning)
