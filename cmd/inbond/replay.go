@@ -19,10 +19,10 @@ func replayCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("inbond replay", flag.ExitOnError)
 	var c common
 	c.register(fs, "")
-	out := fs.String("out", "replay-out", "directory for alerts.jsonl and shipments.jsonl")
+	out := fs.String("out", "replay-out", "directory for alerts.jsonl, shipments.jsonl, reports/, the ledger log/, log.vkey and receipts/")
 	rulesConfig := fs.String("rules-config", "", "YAML file of the rules' thresholds, severities and disabled rules (default: DESIGN.md's limits)")
 	return command("replay", "inbond replay [flags] TRAFFIC.jsonl",
-		"Run the whole pipeline on embedded servers over recorded traffic (as simulate --out writes it), as fast as it goes, and write every output, sorted, to --out: alerts.jsonl and shipments.jsonl. Two runs over the same traffic give the same files.",
+		"Run the whole pipeline on embedded servers over recorded traffic (as simulate --out writes it), as fast as it goes, and write every output to --out: alerts.jsonl and shipments.jsonl (sorted), the DOE reports of every month the traffic covers (reports/), and the ledger (log/, its key log.vkey, each shipment's offline proof in receipts/). Two runs over the same traffic write the same alerts, shipments and report figures; the ledger carries the times its checkpoints were cut and a key made for the run, so it and the reports' checkpoint columns differ from run to run while proving the same histories.",
 		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			if fs.NArg() != 1 {
 				return errors.New("replay: name one traffic file (inbond simulate --out writes one)")
@@ -54,7 +54,7 @@ func replayCommand() *ffcli.Command {
 			for _, r := range rules {
 				fmt.Print(r)
 			}
-			fmt.Printf("\nwrote %s/alerts.jsonl and %s/shipments.jsonl\n", *out, *out)
+			fmt.Printf("\nwrote %s/alerts.jsonl, %s/shipments.jsonl and the reports in %s/reports/\n", *out, *out, *out)
 			fmt.Printf("anchored %d shipments in a log of %d checkpoints: %s/log (tlog-tiles), its key %s/log.vkey, offline proofs %s/receipts/SHIPMENT.tlog-proof\n",
 				sum.Anchored, sum.Checkpoints, *out, *out, *out)
 			fmt.Printf("check one with: inbond verify --offline %s/receipts/SHIPMENT.tlog-proof --key %s/log.vkey\n", *out, *out)
