@@ -77,6 +77,8 @@ const prefix = "inbond-replay:"
 // Run replays cfg.Traffic and writes the outputs.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
 	began := time.Now()
+	cfg.Traffic = slices.Clone(cfg.Traffic)
+	sim.SortByTime(cfg.Traffic) // played in the order of publication, whatever the file's
 	sum := Summary{Alerts: map[alerts.Rule]int{}}
 	env := cfg.Rules
 	if env == nil {
@@ -248,7 +250,7 @@ func writeLines(path string, n int, line func(int) (any, error)) error {
 // it), so the outputs do not depend on which gateway ran faster.
 const window = 15 * time.Minute
 
-// playInLockstep publishes msgs (sorted by time) window by window, waiting
+// playInLockstep publishes msgs, sorted by time, window by window, waiting
 // after each until the gateways have written a record for all of it; the
 // gateways stamp each window's inputs as received at its end.
 func playInLockstep(ctx context.Context, sys *pipeline.System, msgs []sim.Message, pub sim.Publisher, received *atomic.Int64) (int, error) {

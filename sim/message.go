@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -26,6 +27,13 @@ type Message struct {
 	Topic string // MQTT topic or Kafka topic
 	Key   string // Kafka record key (the shipment)
 	Body  []byte
+}
+
+// SortByTime puts msgs in the order of publication, whatever order a file
+// had them in (a recording is often one channel's file after another's).
+// It is stable: messages published at the same time keep their order.
+func SortByTime(msgs []Message) {
+	slices.SortStableFunc(msgs, func(a, b Message) int { return a.At.Compare(b.At) })
 }
 
 // Publisher sends messages the way a carrier would. Publish returns once the

@@ -46,6 +46,7 @@ func simulateCommand() *ffcli.Command {
 				if err != nil {
 					return err
 				}
+				sim.SortByTime(msgs)
 				fmt.Printf("read %d messages from %s in %s\n", len(msgs), *from, time.Since(began).Round(time.Millisecond))
 			} else {
 				rules, err := sim.ParseRules(*inject)
