@@ -583,3 +583,78 @@ func everyRouteWalked(t *testing.T, e *env, paths []string) {
 		}
 	}
 }
+
+// TestStreamsShareTheirMessages follows three streams at once (an officer's,
+// a carrier's and an officer's of one shipment): each gets exactly the
+// shipment updates it may see, in the log's order, and a record reaching
+// several streams is the same bytes in each (they share one decoding).
+func TestStreamsShareTheirMessages(t *testing.T) {
+	e := newEnv(t)
+	e.seed()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	officer, _ := e.stream(ctx, cbpTok, "?kinds=shipment", "")
+	carrier, _ := e.stream(ctx, enbrTok, "?kinds=shipment", "")
+	one, _ := e.stream(ctx, cbpTok, "?kinds=shipment&shipment=E2", "")
+	for _, ch := range []<-chan sseMsg{officer, carrier, one} {
+		next(t, ch, "heartbeat")
+	}
+	published := []*event.Envelope{
+		e.event("P1", "PRTK", 4*time.Hour, &event.Position{Lat: 48.2, Lon: -104.1}),
+		e.event("E2", "ENBR", 4*time.Hour, &event.Position{Lat: 48.95, Lon: -97.4}),
+		e.event("E2", "TCPL", 5*time.Hour, &event.Position{Lat: 48.95, Lon: -97.4}),
+		e.event("E1", "ENBR", 5*time.Hour, &event.Position{Lat: 48.9, Lon: -97.3}),
+	}
+	// Each stream's updates until a heartbeat says nothing more is coming.
+	updates := func(ch <-chan sseMsg) (got []seenUpdate) {
+		t.Helper()
+		timeout := time.After(15 * time.Second)
+		for {
+			select {
+			case m, ok := <-ch:
+				if !ok {
+					t.Fatal("stream ended")
+				}
+				if m.Event == "heartbeat" && len(got) > 0 {
+					return got
+				}
+				if m.Event == "shipment" {
+					var u api.ShipmentUpdate
+					if err := json.Unmarshal([]byte(m.Data), &u); err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, seenUpdate{ID: u.Shipment, Carrier: u.Carrier, Data: m.Data})
+				}
+			case <-timeout:
+				t.Fatalf("stream: %d updates and no heartbeat after them", len(got))
+			}
+		}
+	}
+	all, own, e2 := updates(officer), updates(carrier), updates(one)
+	var want []seenUpdate
+	for _, ev := range published {
+		want = append(want, seenUpdate{ID: ev.Subject, Carrier: ev.Carrier})
+	}
+	if !slices.EqualFunc(all, want, sameUpdate) {
+		t.Errorf("the officer's stream: %v, want %v", all, want)
+	}
+	if !slices.EqualFunc(own, []seenUpdate{want[1], want[3]}, sameUpdate) {
+		t.Errorf("ENBR's stream: %v, want its own E2 and E1 updates", own)
+	}
+	if !slices.EqualFunc(e2, want[1:3], sameUpdate) {
+		t.Errorf("the E2 stream: %v, want E2's two updates", e2)
+	}
+	if len(all) == len(want) && len(own) == 2 && len(e2) == 2 &&
+		(own[0].Data != all[1].Data || own[1].Data != all[3].Data || e2[0].Data != all[1].Data || e2[1].Data != all[2].Data) {
+		t.Errorf("one record, different messages on different streams:\n%v\n%v\n%v", all, own, e2)
+	}
+}
+
+// seenUpdate is a shipment update as a test's stream received it.
+type seenUpdate struct {
+	ID      event.ShipmentID
+	Carrier event.CarrierID
+	Data    string
+}
+
+func sameUpdate(a, b seenUpdate) bool { return a.ID == b.ID && a.Carrier == b.Carrier }

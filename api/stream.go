@@ -14,6 +14,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	gojson "github.com/goccy/go-json"
 	"github.com/inbond/inbond/alerts"
 	"github.com/inbond/inbond/event"
 	"github.com/inbond/inbond/internal/bus"
@@ -48,14 +49,72 @@ type tail struct {
 	mu    sync.Mutex
 	lo    int64 // records at and after lo are in recs
 	next  int64 // the offset after the last record read
-	recs  []kafka.Message
+	recs  []*record
 	limit int
+}
+
+// record is a record of a tail with the stream message made of it. Every
+// stream sends the same bytes for it (what differs between streams is only
+// whether it is sent), so the first stream to reach it decodes and encodes
+// it, once, and the others reuse that: serving N dashboards costs one
+// decode a record, not N.
+type record struct {
+	kafka.Message
+	once sync.Once
+	msg  streamMessage
+}
+
+// streamMessage is what a stream sends for a record, with what decides
+// whether a stream sends it.
+type streamMessage struct {
+	ok      bool   // false: not decodable, sent to nobody
+	name    string // sseAlert or sseShipment
+	data    []byte
+	subject event.ShipmentID
+	carrier event.CarrierID // a shipment update's event carrier
+}
+
+// message returns the record's stream message, made on first use. Safe
+// for concurrent streams: sync.Once makes it once and publishes it to all.
+func (r *record) message(topic string) *streamMessage {
+	r.once.Do(func() { r.msg = makeMessage(topic, r.Message) })
+	return &r.msg
+}
+
+// makeMessage decodes a record of topic into its stream message.
+func makeMessage(topic string, m kafka.Message) streamMessage {
+	// Only the fields the stream needs, with goccy: it makes a message of
+	// every record at the logs' rate (10,000 a second), and decoding whole
+	// records with encoding/json cost up to 22 µs each (BENCHMARKS.md).
+	if topic == string(event.TopicAlerts) {
+		var t struct {
+			Subject event.ShipmentID `json:"subject"`
+		}
+		if err := gojson.Unmarshal(m.Value, &t); err != nil || t.Subject == "" {
+			return streamMessage{}
+		}
+		return streamMessage{ok: true, name: sseAlert, data: compact(m.Value), subject: t.Subject}
+	}
+	var h struct {
+		Type    event.Type       `json:"type"`
+		Subject event.ShipmentID `json:"subject"`
+		Time    time.Time        `json:"time"`
+		Carrier event.CarrierID  `json:"carrier"`
+	}
+	if err := gojson.Unmarshal(m.Value, &h); err != nil || event.NewPayload(h.Type) == nil || h.Subject == "" {
+		return streamMessage{}
+	}
+	b, err := gojson.Marshal(ShipmentUpdate{Shipment: h.Subject, Type: h.Type, Time: h.Time, Carrier: h.Carrier, Event: m.Value})
+	if err != nil {
+		return streamMessage{}
+	}
+	return streamMessage{ok: true, name: sseShipment, data: b, subject: h.Subject, carrier: h.Carrier}
 }
 
 func (t *tail) add(m kafka.Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.recs = append(t.recs, m)
+	t.recs = append(t.recs, &record{Message: m})
 	if len(t.recs) > t.limit {
 		// Reslice, not shift: append reallocates (copying only the
 		// limit kept) once the array is full, so an add is O(1)
@@ -70,13 +129,13 @@ func (t *tail) add(m kafka.Message) {
 
 // since returns the buffered records at and after pos, or, when pos is
 // before the buffer, the end of the gap to read from Kafka first.
-func (t *tail) since(pos int64) (recs []kafka.Message, gapTo int64) {
+func (t *tail) since(pos int64) (recs []*record, gapTo int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if pos < t.lo {
 		return nil, t.lo
 	}
-	i, _ := slices.BinarySearchFunc(t.recs, pos, func(m kafka.Message, off int64) int { return int(m.Offset - off) })
+	i, _ := slices.BinarySearchFunc(t.recs, pos, func(r *record, off int64) int { return int(r.Offset - off) })
 	return slices.Clone(t.recs[i:]), 0
 }
 
@@ -276,9 +335,9 @@ func (s *Server) stream(ctx context.Context, in *streamInput) (*huma.StreamRespo
 		sctx := hctx.Context()
 		beat := time.NewTicker(s.cfg.Heartbeat)
 		defer beat.Stop()
-		deliver := func(i int, m kafka.Message) error {
-			pos[i] = m.Offset + 1
-			name, data, ok := s.message(sctx, s.hub.tails[i].topic, m, who, owner, in.Shipment, wantAlerts, wantShipments)
+		deliver := func(i int, r *record) error {
+			pos[i] = r.Offset + 1
+			name, data, ok := s.message(sctx, s.hub.tails[i].topic, r, who, owner, in.Shipment, wantAlerts, wantShipments)
 			if !ok {
 				return nil
 			}
@@ -293,7 +352,7 @@ func (s *Server) stream(ctx context.Context, in *streamInput) (*huma.StreamRespo
 				if gapTo > 0 {
 					err := bus.ReadRange(sctx, s.cfg.Brokers, t.topic, t.part, pos[i], gapTo, func(m kafka.Message) error {
 						sent = true
-						return deliver(i, m)
+						return deliver(i, &record{Message: m}) // read once, for this stream only
 					})
 					if err != nil {
 						if sctx.Err() == nil {
@@ -330,30 +389,19 @@ func (s *Server) stream(ctx context.Context, in *streamInput) (*huma.StreamRespo
 	}}, nil
 }
 
-// message turns a record into a stream message for who, or says to skip it.
-func (s *Server) message(ctx context.Context, topic string, m kafka.Message, who Identity, own *ownership, shipment string, wantAlerts, wantShipments bool) (string, []byte, bool) {
-	if shipment != "" && string(m.Key) != shipment {
+// message returns a record's stream message for who, or says to skip it.
+func (s *Server) message(ctx context.Context, topic string, r *record, who Identity, own *ownership, shipment string, wantAlerts, wantShipments bool) (string, []byte, bool) {
+	if shipment != "" && string(r.Key) != shipment {
 		return "", nil, false
 	}
-	if topic == string(event.TopicAlerts) {
-		if !wantAlerts {
-			return "", nil, false
-		}
-		var t alerts.TransitionEvent
-		if err := json.Unmarshal(m.Value, &t); err != nil || !own.owns(ctx, t.Subject) {
-			return "", nil, false
-		}
-		return sseAlert, compact(m.Value), true
-	}
-	if !wantShipments {
+	if alert := topic == string(event.TopicAlerts); alert && !wantAlerts || !alert && !wantShipments {
 		return "", nil, false
 	}
-	e, err := event.UnmarshalCanonical(m.Value)
-	if err != nil || who.Kind == roleCarrier && e.Carrier != who.SCAC || !own.owns(ctx, e.Subject) {
+	m := r.message(topic)
+	if !m.ok || m.name == sseShipment && who.Kind == roleCarrier && m.carrier != who.SCAC || !own.owns(ctx, m.subject) {
 		return "", nil, false
 	}
-	b, err := json.Marshal(ShipmentUpdate{Shipment: e.Subject, Type: e.Type, Time: e.Time, Carrier: e.Carrier, Event: m.Value})
-	return sseShipment, b, err == nil
+	return m.name, m.data, true
 }
 
 // compact keeps a data line one line: SSE ends a field at a newline.

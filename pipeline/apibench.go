@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"errors"
@@ -35,6 +36,9 @@ type APIBenchConfig struct {
 	// Clients request the API concurrently, each one request after another
 	// (default 4).
 	Clients int
+	// Streams are dashboards following /v1/stream while the API is
+	// measured under ingest (default 2; -1 for none).
+	Streams int
 	Out     io.Writer // progress and results; nil for none
 }
 
@@ -53,10 +57,31 @@ func (r APIRun) String() string {
 		r.One.P50.Round(10*time.Microsecond), r.One.P99.Round(10*time.Microsecond), r.One.Max.Round(10*time.Microsecond), r.Ingested)
 }
 
+// StreamRun is what the dashboards following /v1/stream received while
+// the ingest phase's events were written.
+type StreamRun struct {
+	Streams int
+	// Expected is the shipment updates each stream owes: one per event
+	// written in the phase. Received is the fewest any stream got.
+	Expected, Received int
+	// PerSecond is the slowest stream's shipment updates per second, from
+	// the first write to its last update.
+	PerSecond float64
+	// Behind is how long after the last event was written the slowest
+	// stream had received its last update.
+	Behind time.Duration
+}
+
+func (r StreamRun) String() string {
+	return fmt.Sprintf("%d streams: the slowest received %d of %d shipment updates (%.0f/s), the last %s after the last write",
+		r.Streams, r.Received, r.Expected, r.PerSecond, r.Behind.Round(time.Millisecond))
+}
+
 // APIBenchResult is the API idle (the baseline: same state, no ingest) and
-// under ingest.
+// under ingest, with the dashboards' streams of the ingest phase.
 type APIBenchResult struct {
 	Idle, Ingesting APIRun
+	Stream          StreamRun
 }
 
 // BenchAPI fills the state with Shipments shipments through the processor
@@ -70,6 +95,7 @@ func BenchAPI(ctx context.Context, cfg APIBenchConfig) (APIBenchResult, error) {
 	cfg.Rate = cmp.Or(cfg.Rate, 10_000)
 	cfg.Duration = cmp.Or(cfg.Duration, 15*time.Second)
 	cfg.Clients = cmp.Or(cfg.Clients, 4)
+	cfg.Streams = max(cmp.Or(cfg.Streams, 2), 0)
 	rules, err := alerts.DefaultEnv()
 	if err != nil {
 		return APIBenchResult{}, err
@@ -137,9 +163,20 @@ func BenchAPI(ctx context.Context, cfg APIBenchConfig) (APIBenchResult, error) {
 	if err != nil {
 		return res, err
 	}
+	streamCtx, endStreams := context.WithCancel(ctx)
+	defer endStreams()
+	streams := make([]*streamFollower, cfg.Streams)
+	for i := range streams {
+		if streams[i], err = client.follow(streamCtx); err != nil {
+			return res, err
+		}
+	}
 	began := time.Now()
+	var written time.Time
 	res.Ingesting, err = client.measure(ctx, cfg.Clients, cfg.Duration, func(ctx context.Context) error {
-		return paced(ctx, sys.Brokers, traffic, cfg.Rate)
+		err := paced(ctx, sys.Brokers, traffic, cfg.Rate)
+		written = time.Now()
+		return err
 	})
 	if err != nil {
 		return res, err
@@ -150,7 +187,85 @@ func BenchAPI(ctx context.Context, cfg APIBenchConfig) (APIBenchResult, error) {
 	}
 	res.Ingesting.Ingested = float64(after-before) / time.Since(began).Seconds()
 	say("ingesting: %s", res.Ingesting)
+	if len(streams) > 0 {
+		res.Stream = streamResult(streams, len(traffic), written.Sub(began), written)
+		say("streams:   %s", res.Stream)
+		if res.Stream.Received != res.Stream.Expected {
+			return res, fmt.Errorf("api bench: a stream received %d of the %d shipment updates", res.Stream.Received, res.Stream.Expected)
+		}
+	}
 	return res, nil
+}
+
+// streamFollower is a dashboard following /v1/stream: it counts the
+// shipment updates it receives and notes when the last one came.
+type streamFollower struct {
+	mu      sync.Mutex // guards the fields below, written by the reading goroutine
+	updates int
+	last    time.Time
+	err     error
+}
+
+// follow connects a stream as the dashboard does and returns once the
+// server has answered.
+func (c *apiClient) follow(ctx context.Context) (*streamFollower, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/stream", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET /v1/stream: %s", resp.Status)
+	}
+	f := &streamFollower{}
+	go func() { // ends when ctx does (the benchmark's end) or the server closes
+		defer resp.Body.Close()
+		lines := bufio.NewScanner(resp.Body)
+		lines.Buffer(make([]byte, 64<<10), 4<<20)
+		for lines.Scan() {
+			if lines.Text() == "event: shipment" {
+				f.mu.Lock()
+				f.updates++
+				f.last = time.Now()
+				f.mu.Unlock()
+			}
+		}
+		if ctx.Err() == nil {
+			f.mu.Lock()
+			f.err = cmp.Or(lines.Err(), io.ErrUnexpectedEOF)
+			f.mu.Unlock()
+		}
+	}()
+	return f, nil
+}
+
+// streamResult waits, up to a minute after the last write, for every
+// stream to have received expected shipment updates, and reports the
+// slowest one.
+func streamResult(streams []*streamFollower, expected int, writing time.Duration, written time.Time) StreamRun {
+	r := StreamRun{Streams: len(streams), Expected: expected, Received: expected}
+	deadline := written.Add(time.Minute)
+	for _, f := range streams {
+		for {
+			f.mu.Lock()
+			n, last, err := f.updates, f.last, f.err
+			f.mu.Unlock()
+			if n >= expected || err != nil || time.Now().After(deadline) {
+				r.Received = min(r.Received, n)
+				r.Behind = max(r.Behind, last.Sub(written), 0)
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	r.PerSecond = float64(r.Received) / (writing + r.Behind).Seconds()
+	return r
 }
 
 // caughtUp waits until the processor's stored offsets reach every

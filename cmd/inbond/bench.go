@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -51,18 +52,19 @@ func benchAPICommand() *ffcli.Command {
 	rate := fs.Float64("rate", 10_000, "events per second written to inbond.events while the API is measured under ingest")
 	duration := fs.Duration("duration", 15*time.Second, "how long each phase (idle, ingesting) is measured")
 	clients := fs.Int("clients", 4, "concurrent API clients, each one request after another")
+	streams := fs.Int("streams", 2, "dashboards following /v1/stream while ingesting, each checked to receive every shipment update (0: none)")
 	return command("api", "inbond bench api [flags]",
-		"Measure the API: p50/p99 of the shipment list and one shipment with the state full, idle (the baseline) and while the processor ingests --rate events/s.",
+		"Measure the API: p50/p99 of the shipment list and one shipment with the state full, idle (the baseline) and while the processor ingests --rate events/s, and whether dashboards following the live stream keep up.",
 		fs, func(ctx context.Context, _ []string) error {
 			rdb, err := rf.benchClient(ctx, "bench-api")
 			if err != nil {
 				return err
 			}
 			defer rdb.Close()
-			fmt.Printf("inbond bench api: %d shipments, %.0f events/s, %s a phase, %d clients, Redis %s (keys under %s, removed afterwards)\n",
-				*shipments, *rate, *duration, *clients, rf.addr, rf.prefix)
+			fmt.Printf("inbond bench api: %d shipments, %.0f events/s, %s a phase, %d clients, %d streams, Redis %s (keys under %s, removed afterwards)\n",
+				*shipments, *rate, *duration, *clients, *streams, rf.addr, rf.prefix)
 			_, err = pipeline.BenchAPI(ctx, pipeline.APIBenchConfig{Redis: rdb, Prefix: rf.prefix, Shipments: *shipments,
-				Rate: *rate, Duration: *duration, Clients: *clients, Out: os.Stdout})
+				Rate: *rate, Duration: *duration, Clients: *clients, Streams: cmp.Or(*streams, -1), Out: os.Stdout})
 			return err
 		})
 }
