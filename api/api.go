@@ -124,6 +124,7 @@ type Server struct {
 	limits   *limiter
 	lists    listCache
 	hub      *hub
+	reports  reportIndex
 	mux      *http.ServeMux
 	api      huma.API
 	listener net.Listener

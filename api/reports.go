@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/inbond/inbond/event"
@@ -91,6 +93,61 @@ func (s *Server) reportDir() (string, *Error) {
 	return s.cfg.Reports, nil
 }
 
+// reportIndex remembers what the listing read of each report file, by
+// name, while its size and modification time stay the same: the scheduler
+// writes a file whole and renames it into place, so a new file has a new
+// modification time, and a listing reads only files it has not seen. Safe
+// for concurrent requests (mu).
+type reportIndex struct {
+	mu    sync.Mutex
+	files map[string]indexedReport
+}
+
+type indexedReport struct {
+	size    int64
+	modTime time.Time
+	file    ReportFile
+	listed  bool // false: named like a report but naming no checkpoint
+}
+
+// entry returns the listing's entry for ent, reading the file only when
+// the index has not seen it as it is now.
+func (x *reportIndex) entry(dir string, ent fs.DirEntry, form report.Form, period report.Period, ext string, log *zap.Logger) (ReportFile, bool, error) {
+	info, err := ent.Info()
+	if err != nil {
+		return ReportFile{}, false, err
+	}
+	x.mu.Lock()
+	c, ok := x.files[ent.Name()]
+	x.mu.Unlock()
+	if ok && c.size == info.Size() && c.modTime.Equal(info.ModTime()) {
+		return c.file, c.listed, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ent.Name()))
+	if err != nil {
+		return ReportFile{}, false, err
+	}
+	c = indexedReport{size: info.Size(), modTime: info.ModTime()}
+	if cp, err := report.Provenance(ext, b); err != nil {
+		// Named like a report but naming no checkpoint: not served as
+		// one, since it could not be verified.
+		log.Warn("report file names no checkpoint; not listed", zap.String("file", ent.Name()), zap.Error(err))
+	} else {
+		sum := sha256.Sum256(b)
+		c.listed = true
+		c.file = ReportFile{Form: string(form), Format: ext, Name: ent.Name(),
+			Bytes: len(b), SHA256: hex.EncodeToString(sum[:]), Checkpoint: ReportCheckpoint{Origin: cp.Origin, TreeSize: cp.TreeSize, Root: cp.Root},
+			Href: "/v1/reports/" + string(form) + "/" + period.String() + "?format=" + ext}
+	}
+	x.mu.Lock()
+	if x.files == nil {
+		x.files = map[string]indexedReport{}
+	}
+	x.files[ent.Name()] = c
+	x.mu.Unlock()
+	return c.file, c.listed, nil
+}
+
 func (s *Server) listReports(context.Context, *struct{}) (*reportListOutput, error) {
 	dir, e := s.reportDir()
 	if e != nil {
@@ -109,21 +166,13 @@ func (s *Server) listReports(context.Context, *struct{}) (*reportListOutput, err
 		if err != nil {
 			continue // not a report file (the scheduler's own state is in a hidden directory)
 		}
-		b, err := os.ReadFile(filepath.Join(dir, ent.Name()))
+		f, listed, err := s.reports.entry(dir, ent, form, period, ext, s.log)
 		if err != nil {
 			return nil, fail(http.StatusServiceUnavailable, "read %s: %v", ent.Name(), err)
 		}
-		cp, err := report.Provenance(ext, b)
-		if err != nil {
-			// Named like a report but naming no checkpoint: not served as
-			// one, since it could not be verified.
-			s.log.Warn("report file names no checkpoint; not listed", zap.String("file", ent.Name()), zap.Error(err))
-			continue
+		if listed {
+			byPeriod[period.String()] = append(byPeriod[period.String()], f)
 		}
-		sum := sha256.Sum256(b)
-		byPeriod[period.String()] = append(byPeriod[period.String()], ReportFile{Form: string(form), Format: ext, Name: ent.Name(),
-			Bytes: len(b), SHA256: hex.EncodeToString(sum[:]), Checkpoint: ReportCheckpoint{Origin: cp.Origin, TreeSize: cp.TreeSize, Root: cp.Root},
-			Href: "/v1/reports/" + string(form) + "/" + period.String() + "?format=" + ext})
 	}
 	out := ReportList{Periods: []ReportPeriod{}}
 	for p, files := range byPeriod {

@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -148,4 +150,67 @@ func TestReportsNotConfigured(t *testing.T) {
 	// A directory configured but missing says so, and is not an empty list.
 	e = newEnv(t, func(c *api.Config) { c.Reports = filepath.Join(t.TempDir(), "absent") })
 	wantError(t, e.do(http.MethodGet, "/v1/reports", doeTok, nil), http.StatusServiceUnavailable, "")
+}
+
+// TestReportsListSeesRewrittenFiles lists, then writes October's files
+// again at a later checkpoint and November's for the first time, as the
+// scheduler would: the next listing names the new checkpoint and hashes
+// for October and lists November, although the listing remembers what it
+// read of each file.
+func TestReportsListSeesRewrittenFiles(t *testing.T) {
+	dir, _ := reportDir(t)
+	e := newEnv(t, func(c *api.Config) { c.Reports = dir })
+	list := func() map[string]api.ReportFile {
+		t.Helper()
+		var l api.ReportList
+		r := e.do(http.MethodGet, "/v1/reports", doeTok, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("list: %d %s", r.Status, r.Body)
+		}
+		r.json(t, &l)
+		out := map[string]api.ReportFile{}
+		for _, p := range l.Periods {
+			for _, f := range p.Files {
+				out[f.Name] = f
+			}
+		}
+		return out
+	}
+	before := list()
+	if _, ok := before["eia-814-2026-10.csv"]; !ok || len(before) != 2*(len(report.Forms)*2+1) {
+		t.Fatalf("first listing: %d files", len(before))
+	}
+	rewritten := map[string][]byte{}
+	for _, period := range []string{"2026-10", "2026-11"} {
+		p, err := report.ParsePeriod(period)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := report.Checkpoint{Origin: "inbond.test/ledger", TreeSize: 42, Root: strings.Repeat("cd", 32), Topic: "inbond.events", Ends: []int64{0, 0}}
+		d, err := report.Compute(p, cp, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written, err := report.WriteFiles(context.Background(), d, dir, []string{"csv", "json", "html"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range written {
+			rewritten[f.Name] = f.Data
+		}
+	}
+	after := list()
+	if len(after) != 3*(len(report.Forms)*2+1) {
+		t.Fatalf("second listing: %d files, want three periods'", len(after))
+	}
+	for name, b := range rewritten {
+		f, ok := after[name]
+		sum := sha256.Sum256(b)
+		if !ok || f.Checkpoint.TreeSize != 42 || f.SHA256 != hex.EncodeToString(sum[:]) || f.Bytes != len(b) {
+			t.Errorf("%s listed as %+v after it was written at tree 42", name, f)
+		}
+	}
+	if f := after["eia-814-2026-09.csv"]; f != before["eia-814-2026-09.csv"] {
+		t.Errorf("September's file changed in the listing: %+v, was %+v", f, before["eia-814-2026-09.csv"])
+	}
 }
