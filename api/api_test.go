@@ -379,7 +379,9 @@ func (e *env) stream(ctx context.Context, tok, query, last string) (<-chan sseMs
 	return out, res
 }
 
-func next(t *testing.T, ch <-chan sseMsg, kind string) sseMsg {
+// next returns the stream's next message of one of the kinds, skipping
+// the others.
+func next(t *testing.T, ch <-chan sseMsg, kinds ...string) sseMsg {
 	t.Helper()
 	timeout := time.After(15 * time.Second)
 	for {
@@ -388,11 +390,11 @@ func next(t *testing.T, ch <-chan sseMsg, kind string) sseMsg {
 			if !ok {
 				t.Fatal("stream ended")
 			}
-			if m.Event == kind {
+			if slices.Contains(kinds, m.Event) {
 				return m
 			}
 		case <-timeout:
-			t.Fatalf("no %s message", kind)
+			t.Fatalf("no %s message", strings.Join(kinds, " or "))
 		}
 	}
 }
@@ -608,26 +610,19 @@ func TestStreamsShareTheirMessages(t *testing.T) {
 	// Each stream's updates until a heartbeat says nothing more is coming.
 	updates := func(ch <-chan sseMsg) (got []seenUpdate) {
 		t.Helper()
-		timeout := time.After(15 * time.Second)
 		for {
-			select {
-			case m, ok := <-ch:
-				if !ok {
-					t.Fatal("stream ended")
-				}
-				if m.Event == "heartbeat" && len(got) > 0 {
+			m := next(t, ch, "shipment", "heartbeat")
+			if m.Event == "heartbeat" {
+				if len(got) > 0 {
 					return got
 				}
-				if m.Event == "shipment" {
-					var u api.ShipmentUpdate
-					if err := json.Unmarshal([]byte(m.Data), &u); err != nil {
-						t.Fatal(err)
-					}
-					got = append(got, seenUpdate{ID: u.Shipment, Carrier: u.Carrier, Data: m.Data})
-				}
-			case <-timeout:
-				t.Fatalf("stream: %d updates and no heartbeat after them", len(got))
+				continue
 			}
+			var u api.ShipmentUpdate
+			if err := json.Unmarshal([]byte(m.Data), &u); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, seenUpdate{ID: u.Shipment, Carrier: u.Carrier, Data: m.Data})
 		}
 	}
 	all, own, e2 := updates(officer), updates(carrier), updates(one)

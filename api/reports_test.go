@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,23 +32,7 @@ func reportDir(t *testing.T) (string, map[string][]byte) {
 	dir := t.TempDir()
 	files := map[string][]byte{}
 	for i, period := range []string{"2026-09", "2026-10"} {
-		p, err := report.ParsePeriod(period)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cp := report.Checkpoint{Origin: "inbond.test/ledger", TreeSize: uint64(7 + i), Root: strings.Repeat("ab", 31) + "0" + string(rune('1'+i)),
-			Topic: "inbond.events", Ends: []int64{0, 0}}
-		d, err := report.Compute(p, cp, nil, nil) // a month without traffic: the no-activity reports
-		if err != nil {
-			t.Fatal(err)
-		}
-		written, err := report.WriteFiles(context.Background(), d, dir, []string{"csv", "json", "html"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range written {
-			files[f.Name] = f.Data
-		}
+		maps.Copy(files, writePeriod(t, dir, period, uint64(7+i), strings.Repeat("ab", 31)+"0"+string(rune('1'+i))))
 	}
 	for name, b := range map[string]string{"notes.txt": "not a report", filepath.Join(report.StateDir, "produced-2026-10.json"): "{}"} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
@@ -58,6 +43,31 @@ func reportDir(t *testing.T) (string, map[string][]byte) {
 		}
 	}
 	return dir, files
+}
+
+// writePeriod writes period's csv, json and html files into dir as the
+// scheduler does, at a checkpoint of treeSize and root (a month without
+// traffic: the no-activity reports), and returns them by name.
+func writePeriod(t *testing.T, dir, period string, treeSize uint64, root string) map[string][]byte {
+	t.Helper()
+	p, err := report.ParsePeriod(period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := report.Checkpoint{Origin: "inbond.test/ledger", TreeSize: treeSize, Root: root, Topic: "inbond.events", Ends: []int64{0, 0}}
+	d, err := report.Compute(p, cp, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, err := report.WriteFiles(context.Background(), d, dir, []string{"csv", "json", "html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, f := range written {
+		files[f.Name] = f.Data
+	}
+	return files
 }
 
 func TestReportsListAndFiles(t *testing.T) {
@@ -180,25 +190,8 @@ func TestReportsListSeesRewrittenFiles(t *testing.T) {
 	if _, ok := before["eia-814-2026-10.csv"]; !ok || len(before) != 2*(len(report.Forms)*2+1) {
 		t.Fatalf("first listing: %d files", len(before))
 	}
-	rewritten := map[string][]byte{}
-	for _, period := range []string{"2026-10", "2026-11"} {
-		p, err := report.ParsePeriod(period)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cp := report.Checkpoint{Origin: "inbond.test/ledger", TreeSize: 42, Root: strings.Repeat("cd", 32), Topic: "inbond.events", Ends: []int64{0, 0}}
-		d, err := report.Compute(p, cp, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		written, err := report.WriteFiles(context.Background(), d, dir, []string{"csv", "json", "html"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range written {
-			rewritten[f.Name] = f.Data
-		}
-	}
+	rewritten := writePeriod(t, dir, "2026-10", 42, strings.Repeat("cd", 32))
+	maps.Copy(rewritten, writePeriod(t, dir, "2026-11", 42, strings.Repeat("cd", 32)))
 	after := list()
 	if len(after) != 3*(len(report.Forms)*2+1) {
 		t.Fatalf("second listing: %d files, want three periods'", len(after))
