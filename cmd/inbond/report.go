@@ -16,6 +16,7 @@ import (
 	"github.com/inbond/inbond/report"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"go.uber.org/zap"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // reportSource holds the flags naming where reports are computed from.
@@ -29,11 +30,17 @@ func (s *reportSource) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.key, "key", "", "the log's note verifier key, or a file holding it (required)")
 }
 
-func (s *reportSource) source() (report.Source, error) {
-	if s.key == "" {
-		return report.Source{}, errors.New("report: --key is required: the log's verifier key (printed by `inbond anchor`, served at /log.vkey) or a file holding it")
+// logVerifier reads the --key flag of cmd: the log's note verifier key, or
+// a file holding it; required, since it is the one key an auditor trusts.
+func logVerifier(cmd, key string) (note.Verifier, error) {
+	if key == "" {
+		return nil, fmt.Errorf("%s: --key is required: the log's verifier key (printed by `inbond anchor`, served at /log.vkey) or a file holding it", cmd)
 	}
-	v, err := audit.Verifier(s.key)
+	return audit.Verifier(key)
+}
+
+func (s *reportSource) source() (report.Source, error) {
+	v, err := logVerifier("report", s.key)
 	if err != nil {
 		return report.Source{}, err
 	}
@@ -75,6 +82,20 @@ func (a *reportAlerts) attach(ctx context.Context, s *report.Source) (close func
 	return closeRedis, nil
 }
 
+// sourceWithAlerts is the report source the flags name, counting the
+// alerts in Redis when they ask; close closes the client it opened.
+func sourceWithAlerts(ctx context.Context, src *reportSource, a *reportAlerts) (report.Source, func() error, error) {
+	s, err := src.source()
+	if err != nil {
+		return report.Source{}, nil, err
+	}
+	closeRedis, err := a.attach(ctx, &s)
+	if err != nil {
+		return report.Source{}, nil, err
+	}
+	return s, closeRedis, nil
+}
+
 func reportCommand() *ffcli.Command {
 	return &ffcli.Command{
 		Name: "report", ShortUsage: "inbond report doe|verify|schedule [flags]",
@@ -104,11 +125,7 @@ func reportDOECommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			s, err := src.source()
-			if err != nil {
-				return err
-			}
-			closeRedis, err := alertFlags.attach(ctx, &s)
+			s, closeRedis, err := sourceWithAlerts(ctx, &src, &alertFlags)
 			if err != nil {
 				return err
 			}
@@ -186,11 +203,7 @@ func reportScheduleCommand() *ffcli.Command {
 	return command("schedule", "inbond report schedule --key VKEY --dir DIR [--endpoint https://...] [--grace 6h]",
 		"produce each closed month's DOE reports once, after the grace, at the log's checkpoint then, and deliver them to a directory and an HTTPS endpoint", fs,
 		c.withLogger(func(ctx context.Context, log *zap.Logger) error {
-			s, err := src.source()
-			if err != nil {
-				return err
-			}
-			closeRedis, err := alertFlags.attach(ctx, &s)
+			s, closeRedis, err := sourceWithAlerts(ctx, &src, &alertFlags)
 			if err != nil {
 				return err
 			}

@@ -27,10 +27,7 @@ func verifyCommand() *ffcli.Command {
 	cmd := command("verify", "inbond verify [flags] SHIPMENT | inbond verify --offline FILE --key VKEY",
 		"prove a shipment's history against the signed transparency log", fs,
 		func(ctx context.Context, args []string) error {
-			if *key == "" {
-				return errors.New("verify: --key is required: the log's verifier key (printed by `inbond anchor`, served at /log.vkey) or a file holding it")
-			}
-			v, err := audit.Verifier(*key)
+			v, err := logVerifier("verify", *key)
 			if err != nil {
 				return err
 			}
