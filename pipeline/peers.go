@@ -1245,15 +1245,22 @@ func (b *peerBench) dumpGoka(ctx context.Context, group string) (map[string]json
 	return table, json.Unmarshal(raw, &table)
 }
 
-// compare checks that table (shipment ID to state.Encode bytes) holds
-// exactly the shipments of the events with the states store holds, and
-// returns how many it compared.
-func (b *peerBench) compare(ctx context.Context, what string, table map[string]json.RawMessage, store *state.Store) (int, error) {
+// byPartition is the benchmark's shipments by the partition of
+// inbond.events their key is routed to.
+func (b *peerBench) byPartition() map[int][]event.ShipmentID {
 	byPart := map[int][]event.ShipmentID{}
 	for _, id := range b.ids {
 		p := bus.PartitionOf([]byte(id), bus.DefaultPartitions)
 		byPart[p] = append(byPart[p], id)
 	}
+	return byPart
+}
+
+// compare checks that table (shipment ID to state.Encode bytes) holds
+// exactly the shipments of the events with the states store holds, and
+// returns how many it compared.
+func (b *peerBench) compare(ctx context.Context, what string, table map[string]json.RawMessage, store *state.Store) (int, error) {
+	byPart := b.byPartition()
 	var diffs []string
 	n := 0
 	for p, ids := range byPart {
@@ -1596,11 +1603,7 @@ func (b *peerBench) restartInbond(ctx context.Context, reference *state.Store) (
 	r.ReadAgainAtMost = max(publishedAtKill-stored, 0)
 	if reference != nil {
 		table := map[string]json.RawMessage{}
-		byPart := map[int][]event.ShipmentID{}
-		for _, id := range b.ids {
-			p := bus.PartitionOf([]byte(id), bus.DefaultPartitions)
-			byPart[p] = append(byPart[p], id)
-		}
+		byPart := b.byPartition()
 		for p, ids := range byPart {
 			got, err := store.Load(ctx, p, ids)
 			if err != nil {

@@ -408,11 +408,7 @@ func (b *peerBench) compareAggregates(ctx context.Context, what string, table ma
 	for _, r := range b.recs {
 		published[string(r.key)]++
 	}
-	byPart := map[int][]event.ShipmentID{}
-	for _, id := range b.ids {
-		p := bus.PartitionOf([]byte(id), bus.DefaultPartitions)
-		byPart[p] = append(byPart[p], id)
-	}
+	byPart := b.byPartition()
 	var diffs []string
 	var twice int64
 	n := 0
