@@ -33,7 +33,7 @@ type chaining struct {
 	partition int
 	interval  time.Duration // between cuts
 	maxLeaves int           // a checkpoint is cut early at this many shipments
-	settled   func() bool   // a replay's traffic is in: cut what is open at once
+	cutNow    func() bool   // a replay asked this partition to cut what is open at once (Processor.CutCheckpoints)
 	from      int64         // first offset of the open checkpoint
 	fromSaved bool          // from is in Redis (else the next flush writes it)
 	pending   map[event.ShipmentID]ledger.Link
@@ -59,7 +59,7 @@ func (p *Processor) loadChaining(ctx context.Context, claim state.Claim) (*chain
 		return nil, err
 	}
 	c := &chaining{topic: string(p.cfg.Topic), partition: claim.Partition, interval: p.cfg.CheckpointInterval,
-		maxLeaves: p.cfg.CheckpointLeaves, settled: p.settled.Load, from: max(claim.Offset, 0), lastCut: time.Now(),
+		maxLeaves: p.cfg.CheckpointLeaves, cutNow: func() bool { return p.cutRequested(claim.Partition) }, from: max(claim.Offset, 0), lastCut: time.Now(),
 		pending: map[event.ShipmentID]ledger.Link{}}
 	// No first offset stored: the partition's first flush with the ledger
 	// on is still to come, and the open checkpoint starts where this claim
@@ -153,13 +153,14 @@ func (c *chaining) full() bool { return len(c.pending) >= c.maxLeaves }
 
 // due reports whether the next flush cuts the open checkpoint.
 func (c *chaining) due(now time.Time) bool {
-	return len(c.pending) > 0 && (c.full() || now.Sub(c.lastCut) >= c.interval || c.settled())
+	return len(c.pending) > 0 && (c.full() || now.Sub(c.lastCut) >= c.interval || c.cutNow())
 }
 
 // extra adds what the next flush, which moves the partition to nextOffset,
 // writes for the ledger: the moved links and either the open checkpoint's
-// new leaves or, when cut, the checkpoint itself. It returns the cut batch.
-func (c *chaining) extra(x *state.Extra, nextOffset int64, now time.Time) (*ledger.Batch, error) {
+// new leaves or, when cut, the checkpoint itself, stamped cutAt. It returns
+// the cut batch.
+func (c *chaining) extra(x *state.Extra, nextOffset int64, now, cutAt time.Time) (*ledger.Batch, error) {
 	for _, en := range c.changed {
 		b, _ := en.link.MarshalBinary()
 		x.Records = append(x.Records, state.Record{Suffix: ledger.ChainSuffix(en.sh.ID), Value: b})
@@ -174,7 +175,7 @@ func (c *chaining) extra(x *state.Extra, nextOffset int64, now time.Time) (*ledg
 	for id, l := range c.pending {
 		leaves = append(leaves, ledger.Leaf{Shipment: id, Count: l.Count, Head: l.Head})
 	}
-	batch, err := ledger.NewBatch(c.topic, c.partition, c.from, nextOffset, now, leaves)
+	batch, err := ledger.NewBatch(c.topic, c.partition, c.from, nextOffset, cutAt, leaves)
 	if err != nil {
 		return nil, err
 	}

@@ -611,7 +611,7 @@ func (l *partitionLoop) flush(ctx context.Context) error {
 	var cut *ledger.Batch
 	if l.chaining != nil {
 		var err error
-		if cut, err = l.chaining.extra(extra, l.nextOffset, now); err != nil {
+		if cut, err = l.chaining.extra(extra, l.nextOffset, now, l.p.cutTime(now)); err != nil {
 			return err // cannot happen: the open checkpoint's leaves are one per shipment
 		}
 	}

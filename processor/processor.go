@@ -151,6 +151,8 @@ type Processor struct {
 	// settled is set by Settle: with FrozenClock, silent shipments' timers
 	// wait for it.
 	settled atomic.Bool
+	// cuts are the partitions CutCheckpoints was called for.
+	cuts sync.Map // int -> struct{}
 }
 
 // Settle tells a processor with FrozenClock that the traffic is in: from now
@@ -158,6 +160,31 @@ type Processor struct {
 // and the timers of shipments that sent nothing more fire up to it. A replay
 // calls it once every event is applied.
 func (p *Processor) Settle() { p.settled.Store(true) }
+
+// CutCheckpoints tells a processor that partition part cuts its open
+// ledger checkpoint at its next flush, and from then on at every flush that
+// has something to cut. A replay, whose interval never elapses, calls it
+// once the traffic is in, one partition after the other, each once the
+// previous one's checkpoint is anchored: the log then holds one checkpoint
+// a partition (while a partition changes no more than CheckpointLeaves
+// shipments), in partition order, each stamped with the traffic's last
+// event time, so that it is a function of the traffic alone.
+func (p *Processor) CutCheckpoints(part int) { p.cuts.Store(part, struct{}{}) }
+
+func (p *Processor) cutRequested(part int) bool {
+	_, ok := p.cuts.Load(part)
+	return ok
+}
+
+// cutTime is the time a checkpoint cut at wall-clock now is stamped with:
+// now, or, in a settled replay, the traffic's last event time (what now is
+// to a replay's frozen clocks).
+func (p *Processor) cutTime(now time.Time) time.Time {
+	if p.cfg.FrozenClock && p.settled.Load() {
+		return time.UnixMilli(p.latest.Load()).UTC()
+	}
+	return now
+}
 
 // New validates cfg and returns a processor.
 func New(cfg Config) (*Processor, error) {

@@ -1,14 +1,15 @@
 // Package replay runs the whole pipeline, on embedded servers, over recorded
 // traffic (as `inbond simulate --out` writes it) as fast as it goes, and
-// writes every output to a directory, sorted, so that two runs over the same
-// traffic give byte-identical files: alerts.jsonl (every alert with its
-// audit trail) and shipments.jsonl (every final state). It also anchors
-// every shipment's history: log/ is the transparency log (C2SP tlog-tiles),
+// writes every output to a directory: alerts.jsonl (every alert with its
+// audit trail) and shipments.jsonl (every final state), sorted; reports/,
+// the DOE reports of every month the traffic covers; and every shipment's
+// history anchored: log/ is the transparency log (C2SP tlog-tiles),
 // log.vkey its verifier key and receipts/ each shipment's offline proof
-// (C2SP tlog-proof), checked before it is written. Those carry the times
-// the checkpoints were cut and a key made for the run, so they differ from
-// run to run while proving the same histories. A user backtests the
-// rules' thresholds with it; the tests check the whole system with it.
+// (C2SP tlog-proof), checked before it is written. Two runs over the same
+// traffic with the same signing key (Config.KeyFile) give byte-identical
+// files, the log included: its checkpoints are cut once the traffic is in,
+// a partition at a time (anchorInOrder). A user backtests the rules'
+// thresholds with it; the tests check the whole system with it.
 //
 // The partitions' clocks do not move with wall time: they stop at the
 // traffic's last event, so what the timers fire is a function of the
@@ -51,6 +52,11 @@ type Config struct {
 	Log     *zap.Logger
 	// Progress, when set, receives a line now and then.
 	Progress io.Writer
+	// KeyFile is the log's signing key, generated there (0600) when
+	// missing; two replays of the same traffic with the same key write the
+	// same log, receipts and reports. Empty: a key made for this run alone,
+	// so the log's signatures (not its entries) differ from run to run.
+	KeyFile string
 	// SkipProofs anchors every history and writes the log and its key, but
 	// not receipts/ (every shipment's offline proof, verified first: the
 	// costliest output). For runs that check the other outputs.
@@ -70,6 +76,12 @@ type Summary struct {
 	Reports []string
 	Elapsed time.Duration
 }
+
+// neverByTime is a replay's checkpoint interval: no checkpoint is cut by
+// wall time, whose cut points would differ from run to run; each partition
+// cuts one once the traffic is in (anchorInOrder), or earlier only when it
+// changed CheckpointLeaves shipments.
+const neverByTime = 100 * 365 * 24 * time.Hour
 
 // prefix is where a replay keeps state in its own in-process Redis.
 const prefix = "inbond-replay:"
@@ -97,19 +109,23 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	sysCfg.Ingest.Now = func() time.Time { return time.UnixMilli(received.Load()).UTC() }
 	sysCfg.Redis = pipeline.Redis{InProcess: true, Prefix: prefix}
 	sysCfg.Process = &processor.Config{Owner: "replay", SessionTimeout: 6 * time.Second, Alerts: env, FrozenClock: true,
-		StallAfter: -1, Lateness: 2 * window, Ledger: true, CheckpointInterval: time.Second}
+		StallAfter: -1, Lateness: 2 * window, Ledger: true, CheckpointInterval: neverByTime}
 	logDir := filepath.Join(cfg.OutDir, "log")
 	for _, old := range []string{logDir, filepath.Join(cfg.OutDir, "receipts")} {
 		if err := os.RemoveAll(old); err != nil { // a log is never written over: this run's is new
 			return sum, err
 		}
 	}
-	keyDir, err := os.MkdirTemp("", "inbond-replay-key-") // the run's signing key, outside the output
-	if err != nil {
-		return sum, err
+	keyFile := cfg.KeyFile
+	if keyFile == "" {
+		keyDir, err := os.MkdirTemp("", "inbond-replay-key-") // the run's signing key, outside the output
+		if err != nil {
+			return sum, err
+		}
+		defer os.RemoveAll(keyDir)
+		keyFile = filepath.Join(keyDir, "ledger.key")
 	}
-	defer os.RemoveAll(keyDir)
-	sysCfg.Anchor = &anchor.Config{Dir: logDir, KeyFile: filepath.Join(keyDir, "ledger.key")}
+	sysCfg.Anchor = &anchor.Config{Dir: logDir, KeyFile: keyFile}
 	sysCfg.Log = cfg.Log
 	sys, err := pipeline.Start(ctx, sysCfg)
 	if err != nil {
@@ -137,7 +153,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := waitSettled(ctx, sys); err != nil {
 		return sum, err
 	}
-	if err := waitAnchored(ctx, sys); err != nil {
+	if err := anchorInOrder(ctx, sys); err != nil {
 		return sum, err
 	}
 	say("the pipeline settled and the log holds every history after %s", time.Since(began).Round(time.Millisecond))
@@ -363,19 +379,27 @@ func pause(ctx context.Context, sys *pipeline.System, d time.Duration) error {
 	}
 }
 
-// waitAnchored waits until every shipment's receipt covers its whole chain:
-// the last checkpoints are cut (the processor settled), logged and their
-// receipts written.
-func waitAnchored(ctx context.Context, sys *pipeline.System) error {
-	for {
-		behind, err := audit.Unanchored(ctx, sys.Store, bus.DefaultPartitions)
-		if err != nil || behind == 0 {
-			return err
-		}
-		if err := pause(ctx, sys, 50*time.Millisecond); err != nil {
-			return err
+// anchorInOrder has each partition cut its checkpoint, one after the
+// other, and waits after each until every shipment of the partition has a
+// receipt covering its whole chain (the checkpoint logged): the log's
+// entries are then in partition order, whatever the anchor's timing.
+func anchorInOrder(ctx context.Context, sys *pipeline.System) error {
+	for p := range bus.DefaultPartitions {
+		sys.Processor.CutCheckpoints(p)
+		for {
+			behind, err := audit.UnanchoredIn(ctx, sys.Store, p)
+			if err != nil {
+				return err
+			}
+			if behind == 0 {
+				break
+			}
+			if err := pause(ctx, sys, 20*time.Millisecond); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // writeLedger writes the log's verifier key beside the log and, with
@@ -426,8 +450,9 @@ func writeLedger(ctx context.Context, sys *pipeline.System, dir string, proofs b
 
 // writeReports writes the DOE reports (CSV, JSON, HTML) of every month the
 // traffic covers to dir/reports, computed from the archive at the log's
-// final tree. Their totals are a function of the traffic alone; the
-// checkpoint they name (tree size, root) is the run's, as the log is.
+// final tree. Their totals are a function of the traffic alone, and the
+// checkpoint they name (tree size, root) of the traffic and the key, as the
+// log is.
 func writeReports(ctx context.Context, sys *pipeline.System, cfg Config, logDir string, sum *Summary) error {
 	if len(cfg.Traffic) == 0 {
 		return nil

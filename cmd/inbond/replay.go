@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/inbond/inbond/alerts"
@@ -20,9 +21,10 @@ func replayCommand() *ffcli.Command {
 	var c common
 	c.register(fs, "")
 	out := fs.String("out", "replay-out", "directory for alerts.jsonl, shipments.jsonl, reports/, the ledger log/, log.vkey and receipts/")
+	keyFile := fs.String("key-file", defaultReplayKey(), "file of the replay log's signing key, generated (0600) on first run: replays of the same traffic with the same key write the same files, the log included (empty: a key for this run only)")
 	rulesConfig := fs.String("rules-config", "", "YAML file of the rules' thresholds, severities and disabled rules (default: DESIGN.md's limits)")
 	return command("replay", "inbond replay [flags] TRAFFIC.jsonl",
-		"Run the whole pipeline on embedded servers over recorded traffic (as simulate --out writes it), as fast as it goes, and write every output to --out: alerts.jsonl and shipments.jsonl (sorted), the DOE reports of every month the traffic covers (reports/), and the ledger (log/, its key log.vkey, each shipment's offline proof in receipts/). Two runs over the same traffic write the same alerts, shipments and report figures; the ledger carries the times its checkpoints were cut and a key made for the run, so it and the reports' checkpoint columns differ from run to run while proving the same histories.",
+		"Run the whole pipeline on embedded servers over recorded traffic (as simulate --out writes it), as fast as it goes, and write every output to --out: alerts.jsonl and shipments.jsonl (sorted), the DOE reports of every month the traffic covers (reports/), and the ledger (log/, its key log.vkey, each shipment's offline proof in receipts/). Two runs over the same traffic with the same --key-file write the same files, byte for byte, the log and receipts included (while no partition changes more than 4,096 shipments).",
 		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			if fs.NArg() != 1 {
 				return errors.New("replay: name one traffic file (inbond simulate --out writes one)")
@@ -40,7 +42,7 @@ func replayCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			sum, err := replay.Run(ctx, replay.Config{Traffic: msgs, OutDir: *out, Rules: env, Log: log, Progress: os.Stdout})
+			sum, err := replay.Run(ctx, replay.Config{Traffic: msgs, OutDir: *out, Rules: env, Log: log, Progress: os.Stdout, KeyFile: *keyFile})
 			if err != nil {
 				return err
 			}
@@ -60,4 +62,16 @@ func replayCommand() *ffcli.Command {
 			fmt.Printf("check one with: inbond verify --offline %s/receipts/SHIPMENT.tlog-proof --key %s/log.vkey\n", *out, *out)
 			return nil
 		}))
+}
+
+// defaultReplayKey is where replays keep their log's signing key: beside
+// the anchor's under the user's config directory, a key of its own (a
+// replay's log is a local artifact, never the production log). Empty when
+// there is no config directory: each replay then makes its own.
+func defaultReplayKey() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "inbond", "replay-ledger.key")
 }

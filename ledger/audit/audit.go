@@ -316,34 +316,45 @@ func VerifyProof(raw []byte, key note.Verifier) (ledger.Verdict, error) {
 func Unanchored(ctx context.Context, store *state.Store, partitions int) (int, error) {
 	behind := 0
 	for p := range partitions {
-		ids, err := store.Members(ctx, p, state.ShipmentsSuffix)
+		n, err := UnanchoredIn(ctx, store, p)
 		if err != nil {
 			return 0, err
 		}
-		suffixes := make([]string, 0, 2*len(ids))
-		for _, id := range ids {
-			suffixes = append(suffixes, ledger.ChainSuffix(event.ShipmentID(id)), ledger.ReceiptSuffix(event.ShipmentID(id)))
+		behind += n
+	}
+	return behind, nil
+}
+
+// UnanchoredIn is Unanchored for partition p alone.
+func UnanchoredIn(ctx context.Context, store *state.Store, p int) (int, error) {
+	ids, err := store.Members(ctx, p, state.ShipmentsSuffix)
+	if err != nil {
+		return 0, err
+	}
+	suffixes := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		suffixes = append(suffixes, ledger.ChainSuffix(event.ShipmentID(id)), ledger.ReceiptSuffix(event.ShipmentID(id)))
+	}
+	recs, err := store.LoadRecords(ctx, p, suffixes)
+	if err != nil {
+		return 0, err
+	}
+	behind := 0
+	for i := 0; i < len(recs); i += 2 {
+		if recs[i] == nil || recs[i+1] == nil {
+			behind++
+			continue
 		}
-		recs, err := store.LoadRecords(ctx, p, suffixes)
+		var link ledger.Link
+		if err := link.UnmarshalBinary(recs[i]); err != nil {
+			return 0, fmt.Errorf("audit: shipment %s: %w", ids[i/2], err)
+		}
+		r, err := ledger.UnmarshalReceipt(recs[i+1])
 		if err != nil {
 			return 0, err
 		}
-		for i := 0; i < len(recs); i += 2 {
-			if recs[i] == nil || recs[i+1] == nil {
-				behind++
-				continue
-			}
-			var link ledger.Link
-			if err := link.UnmarshalBinary(recs[i]); err != nil {
-				return 0, fmt.Errorf("audit: shipment %s: %w", ids[i/2], err)
-			}
-			r, err := ledger.UnmarshalReceipt(recs[i+1])
-			if err != nil {
-				return 0, err
-			}
-			if r.Leaf.Count != link.Count {
-				behind++
-			}
+		if r.Leaf.Count != link.Count {
+			behind++
 		}
 	}
 	return behind, nil
