@@ -117,7 +117,7 @@ func TestHelpIsComplete(t *testing.T) {
 		"kafka":   {"port", "brokers", "partitions", "min-session-timeout", "evict-dead-members", "log-format"},
 		"simulate": {"scenario", "random", "seed", "inject", "speed", "rate", "events", "out", "from", "labels",
 			"mqtt-broker", "kafka-brokers", "embedded"},
-		"replay": {"out", "key-file", "rules-config", "log-format"},
+		"replay": {"out", "replay-key-file", "rules-config", "log-format"},
 	} {
 		out, _ := exec.Command(bin, sub, "--help").CombinedOutput()
 		for _, f := range flags {

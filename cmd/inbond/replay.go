@@ -21,10 +21,10 @@ func replayCommand() *ffcli.Command {
 	var c common
 	c.register(fs, "")
 	out := fs.String("out", "replay-out", "directory for alerts.jsonl, shipments.jsonl, reports/, the ledger log/, log.vkey and receipts/")
-	keyFile := fs.String("key-file", defaultReplayKey(), "file of the replay log's signing key, generated (0600) on first run: replays of the same traffic with the same key write the same files, the log included (empty: a key for this run only)")
+	keyFile := fs.String("replay-key-file", defaultReplayKey(), "file of the replay log's signing key, generated (0600) on first run; a key of its own, never anchor's --key-file (a replay's log is not the production log): replays of the same traffic with the same key write the same files, the log included (empty: a key for this run only)")
 	rulesConfig := fs.String("rules-config", "", "YAML file of the rules' thresholds, severities and disabled rules (default: DESIGN.md's limits)")
 	return command("replay", "inbond replay [flags] TRAFFIC.jsonl",
-		"Run the whole pipeline on embedded servers over recorded traffic (as simulate --out writes it), as fast as it goes, and write every output to --out: alerts.jsonl and shipments.jsonl (sorted), the DOE reports of every month the traffic covers (reports/), and the ledger (log/, its key log.vkey, each shipment's offline proof in receipts/). Two runs over the same traffic with the same --key-file write the same files, byte for byte, the log and receipts included (while no partition changes more than 4,096 shipments).",
+		"Run the whole pipeline on embedded servers over recorded traffic (as simulate --out writes it), as fast as it goes, and write every output to --out: alerts.jsonl and shipments.jsonl (sorted), the DOE reports of every month the traffic covers (reports/), and the ledger (log/, its key log.vkey, each shipment's offline proof in receipts/). Two runs over the same traffic with the same --replay-key-file write the same files, byte for byte, the log and receipts included (while no partition changes more than 4,096 shipments).",
 		fs, c.withLogger(func(ctx context.Context, log *zap.Logger) error {
 			if fs.NArg() != 1 {
 				return errors.New("replay: name one traffic file (inbond simulate --out writes one)")

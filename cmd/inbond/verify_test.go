@@ -28,7 +28,7 @@ func TestVerifyOffline(t *testing.T) {
 	traffic := filepath.Join(tmp, "deviations.jsonl")
 	runInbond(t, bin, "simulate", "--scenario", "deviations", "--out", traffic, "--log-level", "warn")
 	out := filepath.Join(tmp, "out")
-	runInbond(t, bin, "replay", "--log-level", "warn", "--key-file", filepath.Join(tmp, "replay.key"), "--out", out, traffic)
+	runInbond(t, bin, "replay", "--log-level", "warn", "--replay-key-file", filepath.Join(tmp, "replay.key"), "--out", out, traffic)
 	vkey := filepath.Join(out, "log.vkey")
 
 	// The smallest proof: the checks below run it many times.

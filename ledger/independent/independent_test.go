@@ -307,7 +307,7 @@ func replayDeviations(t *testing.T) (string, int) {
 	traffic := filepath.Join(tmp, "deviations.jsonl")
 	run(t, bin, "simulate", "--scenario", "deviations", "--out", traffic, "--log-level", "warn")
 	dir := filepath.Join(tmp, "out")
-	out := run(t, bin, "replay", "--log-level", "warn", "--key-file", filepath.Join(tmp, "replay.key"), "--out", dir, traffic)
+	out := run(t, bin, "replay", "--log-level", "warn", "--replay-key-file", filepath.Join(tmp, "replay.key"), "--out", dir, traffic)
 	t.Logf("replay said:\n%s", out)
 	m := regexp.MustCompile(`replayed \d+ messages \((\d+) events,`).FindStringSubmatch(out)
 	if m == nil {
