@@ -83,17 +83,27 @@ func createKey(path, origin string) (*signingKey, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("anchor: signing key directory: %w", err)
 	}
-	// O_EXCL: a key another process wrote meanwhile is never clobbered.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Written whole under a temporary name, then linked into place: a link
+	// never replaces a file, so a key another process made meanwhile (two
+	// first runs at once) is never clobbered, and is complete when seen;
+	// this run then uses that key.
+	f, err := os.CreateTemp(filepath.Dir(path), ".key-*")
 	if err != nil {
 		return nil, fmt.Errorf("anchor: write signing key: %w", err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	_, err = f.WriteString(skey + "\n")
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Link(tmp, path)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return loadOrCreateKey(path, origin, false)
+	}
 	if err != nil {
-		_ = os.Remove(path)
 		return nil, fmt.Errorf("anchor: write signing key: %w", err)
 	}
 	k.created = true

@@ -2,9 +2,11 @@ package anchor_test
 
 import (
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,6 +102,36 @@ func TestKeyIsGeneratedOnceAndKept(t *testing.T) {
 
 // A log that has a signed checkpoint is never given a new key (its history
 // would no longer verify), and never opened with another log's key.
+// Several first runs at once (replays sharing the default key file) all
+// succeed, with one key: none clobbers another's, none reads half a file,
+// and no temporary file is left beside it.
+func TestFirstRunsAtOnceShareOneKey(t *testing.T) {
+	tmp := t.TempDir()
+	keyFile := filepath.Join(tmp, "config", "inbond", "replay-ledger.key")
+	const runs = 8
+	vkeys := make([]string, runs)
+	errs := make([]error, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Go(func() {
+			a, err := anchor.New(offline(t, filepath.Join(tmp, fmt.Sprintf("log-%d", i)), keyFile))
+			if errs[i] = err; err == nil {
+				vkeys[i] = a.VerifierKey()
+			}
+		})
+	}
+	wg.Wait()
+	for i := range runs {
+		if errs[i] != nil || vkeys[i] != vkeys[0] {
+			t.Errorf("run %d: key %q, error %v; run 0's key %q", i, vkeys[i], errs[i], vkeys[0])
+		}
+	}
+	ents, err := os.ReadDir(filepath.Dir(keyFile))
+	if err != nil || len(ents) != 1 || ents[0].Name() != "replay-ledger.key" {
+		t.Errorf("the key directory holds %v (%v), want the key alone", ents, err)
+	}
+}
+
 func TestExistingLogNeedsItsOwnKey(t *testing.T) {
 	tmp := t.TempDir()
 	dir := filepath.Join(tmp, "log")
