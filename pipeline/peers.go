@@ -1462,6 +1462,28 @@ func (b *peerBench) restartGoka(ctx context.Context, reference *state.Store) (Re
 	return r, nil
 }
 
+// succeed starts the killed peer's successor at once, as a supervisor
+// would, and reads where the killed one left its progress 50 ms later:
+// once a write it had in flight is done, and long before the successor can
+// write (it first waits for the dead member's session, 1 s, to expire).
+// stop kills the successor if it still runs.
+func succeed(ctx context.Context, start func() (*peerChild, error), progress func(context.Context) ([]int64, error)) (c2 *peerChild, before []int64, stop func(), err error) {
+	if c2, err = start(); err != nil {
+		return nil, nil, nil, err
+	}
+	stop = func() {
+		if c2.running() {
+			c2.kill()
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if before, err = progress(ctx); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return c2, before, stop, nil
+}
+
 // restartProgress is a restarted peer's progress, with the partitions the
 // killed one had finished counted as done.
 type restartProgress struct {
@@ -1534,24 +1556,14 @@ func (b *peerBench) restartInbond(ctx context.Context, reference *state.Store) (
 	killed := time.Now()
 	publishedAtKill := published.Load()
 	claims.Store(0)
-	c2, err := start("restart-2") // at once, as a supervisor would
+	// Where the killed one left Redis: a flush it had in flight is a
+	// script Redis runs whether or not its sender still lives.
+	c2, before, stopC2, err := succeed(ctx, func() (*peerChild, error) { return start("restart-2") },
+		func(ctx context.Context) ([]int64, error) { return store.Offsets(ctx, bus.DefaultPartitions) })
 	if err != nil {
 		return r, err
 	}
-	defer func() {
-		if c2.running() {
-			c2.kill()
-		}
-	}()
-	// Where the killed one left Redis: read once a flush it had in flight
-	// (a script Redis runs whether or not its sender still lives) is done,
-	// and long before its successor can flush (it first waits for the dead
-	// member's session timeout, 1 s, to be given the partitions).
-	time.Sleep(50 * time.Millisecond)
-	before, err := store.Offsets(ctx, bus.DefaultPartitions)
-	if err != nil {
-		return r, err
-	}
+	defer stopC2()
 	var stored int64
 	for p, off := range before {
 		stored += max(off-base[p], 0)

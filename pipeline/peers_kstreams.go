@@ -503,23 +503,13 @@ func (b *peerBench) restartKStreams(ctx context.Context, engine string, referenc
 	if err != nil {
 		return r, err
 	}
-	c2, err := b.startKStreams(engine, topic, app, "--marks", marks2)
+	// What the killed one had committed.
+	c2, before, stopC2, err := succeed(ctx, func() (*peerChild, error) { return b.startKStreams(engine, topic, app, "--marks", marks2) },
+		func(ctx context.Context) ([]int64, error) { return b.committedOffsets(ctx, app, topic) })
 	if err != nil {
 		return r, err
 	}
-	defer func() {
-		if c2.running() {
-			c2.kill()
-		}
-	}()
-	// What the killed one had committed: read once a commit it had in
-	// flight is done, long before its successor can commit (it first waits
-	// for the dead member's session, 1 s, to expire).
-	time.Sleep(50 * time.Millisecond)
-	before, err := b.committedOffsets(ctx, app, topic)
-	if err != nil {
-		return r, err
-	}
+	defer stopC2()
 	var live atomic.Int64
 	poller := b.pollCommitted(app, topic, func(offs []int64) {
 		for p := range offs {
