@@ -1097,26 +1097,31 @@ type peerChild struct {
 	err    error
 }
 
+// readPeerReport takes a line a peer (goka, Kafka Streams) writes: its
+// first result and its latest progress, as JSON; other lines are ignored.
+func readPeerReport(c *peerChild, line string) {
+	var r peerReport
+	if json.Unmarshal([]byte(line), &r) != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch r.Ev {
+	case "first":
+		c.first = r.T
+	case "progress":
+		c.last = r
+	}
+}
+
+// startGoka starts the goka peer on topic as consumer group group.
 func (b *peerBench) startGoka(topic, group string, extra ...string) (*peerChild, error) {
 	if err := b.ensureServed(group+"-table", map[string]string{"cleanup.policy": "compact"}); err != nil {
 		return nil, err
 	}
 	args := append([]string{"--brokers", strings.Join(b.brokers, ","), "--topic", topic, "--group", group,
 		"--partitions", strconv.Itoa(bus.DefaultPartitions), "--storage", b.cfg.GokaStorage, "--dir", filepath.Join(b.tmp, group+".leveldb")}, extra...)
-	return startChild(b.cfg.GokaBinary, args, func(c *peerChild, line string) {
-		var r peerReport
-		if json.Unmarshal([]byte(line), &r) != nil {
-			return
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		switch r.Ev {
-		case "first":
-			c.first = r.T
-		case "progress":
-			c.last = r
-		}
-	})
+	return startChild(b.cfg.GokaBinary, args, readPeerReport)
 }
 
 // startChild starts a child process, handing each line it writes, stdout

@@ -206,20 +206,7 @@ func (b *peerBench) startKStreams(engine, topic, app string, extra ...string) (*
 		"--guarantee", guaranteeOf(engine), "--state-dir", filepath.Join(b.tmp, app+".state"),
 		"--commit-ms", strconv.FormatInt(b.commitInterval().Milliseconds(), 10),
 		"--partitions", strconv.Itoa(bus.DefaultPartitions)}, extra...)
-	return startChild(java, args, func(c *peerChild, line string) {
-		var r peerReport
-		if json.Unmarshal([]byte(line), &r) != nil {
-			return
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		switch r.Ev {
-		case "first":
-			c.first = r.T
-		case "progress":
-			c.last = r
-		}
-	})
+	return startChild(java, args, readPeerReport)
 }
 
 // commitInterval is the peer's commit.interval.ms: inbond's flush interval
