@@ -1298,14 +1298,21 @@ func (b *peerBench) compare(ctx context.Context, what string, table map[string]j
 			n++
 		}
 	}
-	if extra := len(table) - n - len(diffs); extra > 0 {
+	return n, differences(what, len(table), n, diffs)
+}
+
+// differences is a comparison's verdict: nil when all of a table of size
+// entries matched (n) and none differed (diffs), else the error naming how
+// many differ, with the first in sorted order.
+func differences(what string, size, n int, diffs []string) error {
+	if extra := size - n - len(diffs); extra > 0 {
 		diffs = append(diffs, fmt.Sprintf("%s holds %d shipments the events do not name", what, extra))
 	}
 	if len(diffs) > 0 {
 		slices.Sort(diffs)
-		return n, fmt.Errorf("final state: %s and inbond differ on %d shipments; first: %s", what, len(diffs), diffs[0])
+		return fmt.Errorf("final state: %s and inbond differ on %d shipments; first: %s", what, len(diffs), diffs[0])
 	}
-	return n, nil
+	return nil
 }
 
 // streamAll publishes every event to topic at rate in the background; the

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -432,14 +431,7 @@ func (b *peerBench) compareAggregates(ctx context.Context, what string, table ma
 			n++
 		}
 	}
-	if extra := len(table) - n - len(diffs); extra > 0 {
-		diffs = append(diffs, fmt.Sprintf("%s holds %d shipments the events do not name", what, extra))
-	}
-	if len(diffs) > 0 {
-		slices.Sort(diffs)
-		return n, twice, fmt.Errorf("final state: %s and inbond differ on %d shipments; first: %s", what, len(diffs), diffs[0])
-	}
-	return n, twice, nil
+	return n, twice, differences(what, len(table), n, diffs)
 }
 
 // restartKStreams streams every event into a new topic while the peer runs,
